@@ -1,0 +1,13 @@
+"""Scores: one module per score, each a pure function from arrays to one number per clip.
+
+Every module declares `COLUMNS`: the columns it writes and, for each, whether higher is better
+(True), lower is better (False), or neither (None: a plausible band, the recipe decides).
+The registry below is what the pipeline, the UI and the validator read.
+"""
+from __future__ import annotations
+
+from engine.scores import clipping, confidence, loudness, reference_wer
+
+MODULES = (confidence, clipping, loudness, reference_wer)
+HIGHER_IS_BETTER: dict[str, bool | None] = {col: d for m in MODULES for col, d in m.COLUMNS.items()}
+REFERENCE_COLUMNS = tuple(reference_wer.COLUMNS)  # need human references; never label-free inputs

@@ -1,0 +1,96 @@
+"""`whisper-curator`: the command line. Each subcommand is glue around one library call."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+
+from engine.teacher import MAX_LABEL_TOKENS, TeacherOptions
+
+
+def _score(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from engine.pipeline import ScoreOptions, score
+
+    rank, world = _rank_and_world(args)
+    teacher = TeacherOptions(
+        teacher=args.teacher, device=args.device, compute_type=args.compute_type, threads=args.threads,
+        batch_size=args.batch_size, task=args.task, max_label_tokens=args.max_label_tokens,
+    )
+    options = ScoreOptions(shard_size=args.shard_size, num_shards=world, shard_index=rank)
+    with tqdm(unit="clip", desc=f"scoring (rank {rank}/{world})" if world > 1 else "scoring") as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        summary = score(args.input, args.workspace, teacher, options, progress)
+    print(summary.line())
+
+
+def _rank_and_world(args: argparse.Namespace) -> tuple[int, int]:
+    """--num-shards/--shard-index, else torchrun / accelerate's RANK and WORLD_SIZE, else 0/1."""
+    if args.num_shards is not None:
+        return args.shard_index, args.num_shards
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def _serve(args: argparse.Namespace) -> None:
+    from curator.app import launch
+
+    launch(args.workspace, host=args.host, port=args.port, auth=args.auth)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="whisper-curator",
+        description="Pseudo-label audio with a Whisper teacher, score the labels, curate, distill.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    score = _command(commands, "score", _score, "Transcribe INPUT with the teacher and score every clip into a workspace.")
+    score.add_argument("input", help="a folder of audio files (wav/flac/mp3/ogg), a NeMo JSONL manifest "
+                       "(audio_filepath, duration, optional text and lang), a CSV with those columns, "
+                       "or a Hugging Face dataset saved with save_to_disk")
+    score.add_argument("--workspace", "-w", required=True, help="workspace folder to create or resume")
+    score.add_argument("--teacher", default=None, help="CTranslate2 folder, Hugging Face folder or hub id; "
+                       "default: the bundled Whisper base")
+    score.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the teacher runs")
+    score.add_argument("--compute-type", default="auto", help="CTranslate2 compute type; auto = int8 on CPU, float16 on CUDA")
+    score.add_argument("--threads", type=int, default=0, help="CPU threads for the teacher (0 = all cores)")
+    score.add_argument("--batch-size", type=int, default=8, help="clips per teacher batch")
+    score.add_argument("--task", default="transcribe", choices=["transcribe", "translate"], help="Whisper task")
+    score.add_argument("--max-label-tokens", type=int, default=MAX_LABEL_TOKENS, help="longest pseudo-label in tokens")
+    score.add_argument("--shard-size", type=int, default=256, help="clips per shard (the unit of resumption)")
+    score.add_argument("--num-shards", type=int, default=None, help="number of processes scoring this workspace "
+                       "(default: WORLD_SIZE from torchrun/accelerate, else 1)")
+    score.add_argument("--shard-index", type=int, default=0, help="which of --num-shards this process takes")
+
+    serve = _command(commands, "serve", _serve, "Open the curation app on a workspace in the browser.")
+    serve.add_argument("workspace", help="workspace folder written by `score`")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind")
+    serve.add_argument("--port", type=int, default=7860, help="port to bind")
+    serve.add_argument("--auth", default=None, metavar="USER:PASS", help="require this login")
+    return parser
+
+
+def _command(commands, name: str, handler: Callable[[argparse.Namespace], None], help_text: str) -> argparse.ArgumentParser:
+    sub = commands.add_parser(name, help=help_text, description=help_text,
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    sub.set_defaults(handler=handler)
+    return sub
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except (FileNotFoundError, ValueError, OSError) as e:
+        print(f"whisper-curator {args.command}: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"whisper-curator {args.command}: interrupted; rerun the same command to resume.", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,221 @@
+"""Scoring pipeline: input → workspace manifest → shards of teacher outputs and scores → scores.parquet.
+
+Work is cut into shards of consecutive manifest rows; each finished shard is renamed into
+`shards/` atomically, so a rerun after a crash skips it and the merged table is the same as an
+uninterrupted run's. Ranks (`num_shards`/`shard_index`) take every n-th shard; whoever finishes
+the last shard merges.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from engine.audio import MAX_SECONDS, MIN_SECONDS, Audio, AudioError, load_audio, usability_problem
+from engine.ingest import read_input
+from engine.scores import clipping, confidence, loudness, reference_wer
+from engine.teacher import Teacher, TeacherOptions, TeacherOutput
+from engine.workspace import EMBEDDINGS, SHARDS, Clip, Workspace, write_array_atomic, write_table_atomic
+
+CLIPPED_SHARE = 0.01  # flag clips with more than 1 % of samples at full scale
+NEAR_SILENT_DB = -60.0  # flag clips quieter than this RMS level
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    shard_size: int = 256  # clips per shard: the unit of resumption
+    num_shards: int = 1  # number of ranks scoring this workspace
+    shard_index: int = 0  # this rank
+    io_threads: int = 2  # audio decoding threads
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.shard_index < self.num_shards:
+            raise ValueError(f"shard index {self.shard_index} is outside 0..{self.num_shards - 1}")
+        if self.shard_size < 1:
+            raise ValueError("shard size must be at least 1")
+
+
+@dataclass
+class Summary:
+    clips: int
+    status_counts: dict[str, int]
+    audio_seconds: float
+    wall_seconds: float
+    merged: bool
+
+    def line(self) -> str:
+        counts = ", ".join(f"{n} {s}" for s, n in self.status_counts.items())
+        speed = self.audio_seconds / self.wall_seconds if self.wall_seconds else float("nan")
+        where = "scores.parquet written" if self.merged else "waiting for other ranks before merging"
+        return (f"{self.clips} clips ({counts}); {self.audio_seconds / 3600:.2f} h of audio scored in "
+                f"{self.wall_seconds:.1f} s (RTFx {speed:.1f}); {where}")
+
+
+def ingest(source: str | Path, ws: Workspace) -> list[Clip]:
+    """Read `source` into the workspace manifest (rewritten only when it changed)."""
+    clips = read_input(source, ws.path("audio"))
+    if not ws.exists or [c.to_dict() for c in ws.read_clips()] != [c.to_dict() for c in clips]:
+        ws.write_clips(clips)
+    return clips
+
+
+def shard_paths(ws: Workspace, clips: list[Clip], options: ScoreOptions, teacher: TeacherOptions) -> list[Path]:
+    """One path per shard; the name hashes its clips and the teacher, so stale shards never match."""
+    fingerprint = json.dumps([teacher.teacher, teacher.task, teacher.max_label_tokens])
+    paths = []
+    for start in range(0, len(clips), options.shard_size):
+        ids = [c.id for c in clips[start : start + options.shard_size]]
+        key = hashlib.sha1((fingerprint + "\n".join(ids)).encode()).hexdigest()[:12]
+        paths.append(ws.path(SHARDS) / f"{start // options.shard_size:05d}-{key}.parquet")
+    return paths
+
+
+def score(
+    source: str | Path,
+    workspace: str | Path,
+    teacher_options: TeacherOptions = TeacherOptions(),
+    options: ScoreOptions = ScoreOptions(),
+    progress: Progress | None = None,
+) -> Summary:
+    """Score every clip of `source` into `workspace`, resuming from finished shards."""
+    started = time.perf_counter()
+    ws = Workspace(workspace)
+    clips = ingest(source, ws)
+    paths = shard_paths(ws, clips, options, teacher_options)
+    mine = [i for i in range(len(paths)) if i % options.num_shards == options.shard_index]
+    todo = [i for i in mine if not paths[i].is_file()]
+    size = options.shard_size
+    total = sum(len(clips[i * size : (i + 1) * size]) for i in mine)
+    done = total - sum(len(clips[i * size : (i + 1) * size]) for i in todo)
+    audio_seconds = 0.0
+    teacher = Teacher(teacher_options) if todo else None
+    for i in todo:
+        shard_clips = clips[i * size : (i + 1) * size]
+        def on_batch(n: int, base: int = done) -> None:
+            if progress:
+                progress(base + n, total)
+
+        table, embeddings = score_clips(shard_clips, teacher, options.io_threads, teacher_options.batch_size, on_batch)
+        write_shard(paths[i], table, embeddings)
+        audio_seconds += float(table.loc[table["pseudo_label"].notna(), "duration"].sum())
+        done += len(shard_clips)
+        on_batch(len(shard_clips), done - len(shard_clips))
+    merged = all(p.is_file() for p in paths)
+    if merged:
+        merge_shards(ws, paths)
+    table = pd.concat([pd.read_parquet(paths[i]) for i in mine if paths[i].is_file()]) if mine else pd.DataFrame()
+    counts = table["status"].value_counts().to_dict() if len(table) else {}
+    return Summary(len(table), counts, audio_seconds, time.perf_counter() - started, merged)
+
+
+def write_shard(path: Path, table: pd.DataFrame, embeddings: np.ndarray) -> None:
+    """Embeddings first, then the table: a shard counts as done only once its table exists."""
+    write_array_atomic(path.with_suffix(".npy"), embeddings)
+    write_table_atomic(path, table)
+
+
+def merge_shards(ws: Workspace, paths: list[Path]) -> pd.DataFrame:
+    """Concatenate shards in manifest order into scores.parquet and embeddings/audio.npy."""
+    table = pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+    embeddings = np.concatenate([np.load(p.with_suffix(".npy")) for p in paths])
+    write_array_atomic(ws.path(EMBEDDINGS) / "audio.npy", embeddings)
+    ws.write_scores(table)
+    return table
+
+
+def _load(clip: Clip) -> Audio | str:
+    if clip.problem:
+        return clip.problem
+    try:
+        return load_audio(clip.audio_filepath)
+    except AudioError as e:
+        return str(e)
+    except Exception as e:  # a decoder crash on one file must not stop the run
+        return f"cannot read audio: {type(e).__name__}: {e}"
+
+
+def score_clips(
+    clips: list[Clip],
+    teacher: Teacher,
+    io_threads: int = 2,
+    batch_size: int = 8,
+    on_batch: Callable[[int], None] | None = None,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Teacher pass and scores for a list of clips → (table in clip order, (N, d) float16 embeddings)."""
+    with ThreadPoolExecutor(max(1, io_threads)) as pool:
+        loaded = list(pool.map(_load, clips))
+    audios = {i: a for i, a in enumerate(loaded) if isinstance(a, Audio)}
+    runnable = [i for i, a in audios.items() if MIN_SECONDS <= a.duration <= MAX_SECONDS]
+    runnable.sort(key=lambda i: -audios[i].duration)  # similar lengths share a batch
+    outputs: dict[int, TeacherOutput] = {}
+    for start in range(0, len(runnable), batch_size):
+        batch = runnable[start : start + batch_size]
+        results = teacher.run([audios[i].samples for i in batch], [clips[i].lang for i in batch])
+        outputs.update(zip(batch, results))
+        if on_batch:
+            on_batch(len(outputs))
+    table = _table(clips, loaded, outputs)
+    dim = next(iter(outputs.values())).embedding.shape[0] if outputs else 0
+    embeddings = np.full((len(clips), dim), np.nan, dtype=np.float16)
+    for i, out in outputs.items():
+        embeddings[i] = out.embedding
+    return table, embeddings
+
+
+def _table(clips: list[Clip], loaded: list[Audio | str], outputs: dict[int, TeacherOutput]) -> pd.DataFrame:
+    n = len(clips)
+    waves = [a.samples if isinstance(a, Audio) else np.zeros(0, np.float32) for a in loaded]
+    labelled = [outputs.get(i) for i in range(n)]
+    table = pd.DataFrame({
+        "id": [c.id for c in clips],
+        "status": "ok",
+        "reason": "",
+        "pseudo_label": pd.array([o.text if o else None for o in labelled], dtype="string"),
+        "lang": [o.lang if o else c.lang for o, c in zip(labelled, clips)],
+        "duration": np.array([a.duration if isinstance(a, Audio) else (c.duration or np.nan)
+                              for a, c in zip(loaded, clips)], dtype=np.float32),
+    })
+    table["confidence"] = _teacher_column(labelled, lambda outs: confidence.confidence(
+        [o.token_logprobs for o in outs], [o.no_speech_prob for o in outs], [o.emptied for o in outs]))
+    table["clipping"] = np.where([isinstance(a, Audio) for a in loaded], clipping.clipping(waves), np.nan)
+    table["rms_db"] = np.where([isinstance(a, Audio) for a in loaded], loudness.rms_db(waves), np.nan)
+    if any(c.text is not None for c in clips):
+        refs = [c.text if o else None for c, o in zip(clips, labelled)]
+        hyps = [o.text if o else "" for o in labelled]
+        table["wer"] = reference_wer.wer(refs, hyps, list(table["lang"]))
+        table["cer"] = reference_wer.cer(refs, hyps, list(table["lang"]))
+    for i, (item, out) in enumerate(zip(loaded, labelled)):
+        status, reason = _status(item, out, table.loc[i, "clipping"], table.loc[i, "rms_db"])
+        table.loc[i, ["status", "reason"]] = status, reason
+    return table
+
+
+def _teacher_column(outputs: list[TeacherOutput | None], compute) -> np.ndarray:
+    present = [i for i, o in enumerate(outputs) if o is not None]
+    column = np.full(len(outputs), np.nan, dtype=np.float32)
+    if present:
+        column[present] = compute([outputs[i] for i in present])
+    return column
+
+
+def _status(item: Audio | str, out: TeacherOutput | None, clipped: float, level_db: float) -> tuple[str, str]:
+    """ok, flagged (usable input with a problem worth a look) or error (could not be processed)."""
+    if isinstance(item, str):
+        return "error", item
+    problems = [p for p in [usability_problem(item)] if p]
+    if clipped > CLIPPED_SHARE:
+        problems.append(f"clipped: {clipped:.1%} of samples at full scale")
+    if level_db < NEAR_SILENT_DB and not problems:
+        problems.append(f"near-silent ({level_db:.0f} dBFS)")
+    if out is not None and out.emptied:
+        problems.append("no speech: the teacher's no-speech rule emptied the label")
+    return ("flagged", "; ".join(problems)) if problems else ("ok", "")

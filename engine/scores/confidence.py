@@ -1,0 +1,31 @@
+"""Teacher confidence: how sure the teacher was of its own greedy pseudo-label."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+COLUMNS = {"confidence": True}
+
+
+def confidence(token_logprobs: Sequence[np.ndarray], no_speech_prob: np.ndarray, emptied: np.ndarray) -> np.ndarray:
+    """Mean probability of the label's text tokens; one score per clip, 0 to 1, higher = more trustworthy.
+
+    An empty label (the no-speech rule emptied it, or the teacher wrote nothing) is usually right —
+    the clip is non-speech — so its confidence is `no_speech_prob`, not the probability of
+    tokens the teacher discarded.
+
+    Parameters: `token_logprobs` one (n_i,) array per clip; `no_speech_prob` (N,); `emptied` (N,) bool.
+    Returns: (N,) float32.
+    """
+    no_speech_prob = np.asarray(no_speech_prob, dtype=np.float64)
+    emptied = np.asarray(emptied, dtype=bool)
+    if not (len(token_logprobs) == len(no_speech_prob) == len(emptied)):
+        raise ValueError("token_logprobs, no_speech_prob and emptied must have one entry per clip")
+    return _confidence(token_logprobs, no_speech_prob, emptied)
+
+
+def _confidence(token_logprobs: Sequence[np.ndarray], no_speech_prob: np.ndarray, emptied: np.ndarray) -> np.ndarray:
+    mean_prob = np.array([np.exp(lp).mean() if len(lp) else np.nan for lp in token_logprobs])
+    empty = emptied | np.isnan(mean_prob)
+    return np.where(empty, no_speech_prob, mean_prob).astype(np.float32)

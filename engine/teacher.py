@@ -1,0 +1,208 @@
+"""The teacher pass: one encoder pass per clip → greedy pseudo-label, token statistics, language, embedding.
+
+Clips are padded to Whisper's 30 s window and batched; the encoder output feeds language
+identification, greedy decoding and the mean-pooled audio embedding, so nothing runs twice.
+Decoding uses CTranslate2 (int8 on CPU, float16 on CUDA); a Hugging Face teacher (local folder or
+hub id) is converted to CTranslate2 once and cached.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.atomic import atomic_path
+from engine.audio import MAX_SECONDS, SAMPLE_RATE
+from engine.models import DEFAULT_TEACHER, cache_dir, default_teacher_dir
+
+N_SAMPLES = int(MAX_SECONDS * SAMPLE_RATE)
+N_FRAMES = 3000  # mel frames in 30 s
+FRAMES_PER_SECOND = 50  # encoder output frames per second of audio
+MAX_LABEL_TOKENS = 225  # Distil-Whisper's pseudo-label limit
+NO_SPEECH_THRESHOLD = 0.6  # Whisper's rule: empty the label when no_speech_prob is above this...
+LOGPROB_THRESHOLD = -1.0  # ...and the label's avg_logprob is below this
+
+
+@dataclass(frozen=True)
+class TeacherOptions:
+    # which model
+    teacher: str | None = None  # CTranslate2 folder, HF folder or hub id; None = bundled Whisper base
+    # where and how it runs
+    device: str = "auto"  # auto | cpu | cuda
+    compute_type: str = "auto"  # auto = int8 on CPU, float16 on CUDA
+    threads: int = 0  # CPU threads; 0 = all cores
+    batch_size: int = 8
+    # decoding
+    task: str = "transcribe"
+    max_label_tokens: int = MAX_LABEL_TOKENS
+
+    def __post_init__(self) -> None:
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be auto, cpu or cuda, not {self.device!r}")
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        if self.task not in ("transcribe", "translate"):
+            raise ValueError(f"task must be transcribe or translate, not {self.task!r}")
+
+
+@dataclass
+class TeacherOutput:
+    """Everything scores need from the teacher, for one clip."""
+
+    text: str  # greedy pseudo-label ("" when the no-speech rule emptied it)
+    tokens: list[int]  # text tokens of the greedy label, before the no-speech rule
+    token_logprobs: np.ndarray  # (n,) log-probability of each text token
+    token_entropies: np.ndarray  # (n,) entropy (nats) of the next-token distribution at each text token
+    eot_logprob: float  # log-probability of end-of-text after the label
+    no_speech_prob: float
+    lang: str  # language decoded with (given, or detected)
+    detected_lang: str | None  # teacher's language ID (None for English-only teachers)
+    lang_prob: float  # probability of detected_lang
+    embedding: np.ndarray  # (d_model,) mean of encoder states over the clip's own frames
+
+    @property
+    def avg_logprob(self) -> float:
+        """Whisper's avg_logprob: summed log-probability of label + end-of-text over (n + 1)."""
+        return float((self.token_logprobs.sum() + self.eot_logprob) / (len(self.token_logprobs) + 1))
+
+    @property
+    def emptied(self) -> bool:
+        """True when Whisper's no-speech rule applies: the clip is taken as non-speech."""
+        return self.no_speech_prob > NO_SPEECH_THRESHOLD and self.avg_logprob < LOGPROB_THRESHOLD
+
+
+def resolve_teacher_dir(teacher: str | None) -> Path:
+    """A CTranslate2 folder for `teacher`, converting a Hugging Face model once if needed."""
+    if teacher in (None, "", DEFAULT_TEACHER):
+        return default_teacher_dir()
+    path = Path(teacher).expanduser()
+    if (path / "model.bin").is_file():
+        return path
+    if path.exists() and not (path / "config.json").is_file():
+        raise ValueError(f"{path} is neither a CTranslate2 folder (model.bin) nor a Hugging Face one (config.json)")
+    source = str(path.resolve()) if path.exists() else teacher
+    target = cache_dir() / "ct2" / ("hf-" + hashlib.sha1(source.encode()).hexdigest()[:12])
+    if not (target / "model.bin").is_file():
+        from ctranslate2.converters import TransformersConverter
+
+        with atomic_path(target) as tmp:
+            TransformersConverter(source, copy_files=["tokenizer.json", "preprocessor_config.json"]).convert(
+                str(tmp), quantization="float16"
+            )
+    return target
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def token_statistics(step_logits: np.ndarray, tokens: list[int]) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per-token log-probability and entropy from raw step logits, plus end-of-text's log-probability.
+
+    `step_logits` is (n + 1, vocab): one row per generated token and a last row for end-of-text,
+    with suppressed entries at about -3.4e38 (CTranslate2's mask), which get probability zero.
+    """
+    logp = _log_softmax(step_logits.astype(np.float64))
+    probs = np.exp(logp)
+    entropies = -(probs * np.where(probs > 0, logp, 0.0)).sum(axis=-1)
+    n = len(tokens)
+    chosen = logp[np.arange(n), tokens] if n else np.zeros(0)
+    return chosen.astype(np.float32), entropies[:n].astype(np.float32), float(logp[n].max())
+
+
+class Teacher:
+    """A Whisper teacher loaded once; `run` labels a batch of 16 kHz waveforms."""
+
+    def __init__(self, options: TeacherOptions = TeacherOptions()):
+        import ctranslate2
+        import tokenizers
+        from faster_whisper.feature_extractor import FeatureExtractor
+        from faster_whisper.tokenizer import Tokenizer
+
+        self.options = options
+        self.model_dir = resolve_teacher_dir(options.teacher)
+        device = options.device
+        if device == "auto":
+            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+        compute_type = options.compute_type
+        if compute_type == "auto":
+            compute_type = "float16" if device == "cuda" else "int8"
+        self.device = device
+        self.model = ctranslate2.models.Whisper(
+            str(self.model_dir), device=device, compute_type=compute_type, intra_threads=options.threads
+        )
+        config = json.loads((self.model_dir / "preprocessor_config.json").read_text()) if (
+            self.model_dir / "preprocessor_config.json"
+        ).is_file() else {}
+        self.features = FeatureExtractor(feature_size=config.get("feature_size", self.model.n_mels))
+        self.tokenizer = Tokenizer(
+            tokenizers.Tokenizer.from_file(str(self.model_dir / "tokenizer.json")),
+            self.model.is_multilingual,
+            task=options.task,
+            language="en",
+        )
+        self.eot = self.tokenizer.eot
+
+    def log_mel(self, waveform: np.ndarray) -> np.ndarray:
+        """(n_mels, 3000) log-mel features of a clip padded with silence to 30 s."""
+        padded = np.zeros(N_SAMPLES, dtype=np.float32)
+        padded[: min(len(waveform), N_SAMPLES)] = waveform[:N_SAMPLES]
+        return self.features(padded, padding=0)[:, :N_FRAMES]
+
+    def _prompt(self, lang: str) -> list[int]:
+        prompt = [self.tokenizer.sot]
+        if self.model.is_multilingual:
+            prompt += [self.tokenizer.tokenizer.token_to_id(f"<|{lang}|>"), self.tokenizer.task]
+        return prompt + [self.tokenizer.no_timestamps]
+
+    def _known_language(self, lang: str | None) -> bool:
+        return bool(lang) and self.tokenizer.tokenizer.token_to_id(f"<|{lang}|>") is not None
+
+    def run(self, waveforms: list[np.ndarray], langs: list[str | None]) -> list[TeacherOutput]:
+        """Label a batch: one encoder pass, language ID, greedy decoding, token statistics."""
+        import ctranslate2
+
+        features = np.stack([self.log_mel(w) for w in waveforms])
+        encoded = self.model.encode(ctranslate2.StorageView.from_array(features))
+        if self.model.is_multilingual:
+            detected = [(pairs[0][0][2:-2], pairs[0][1]) for pairs in self.model.detect_language(encoded)]
+        else:
+            detected = [(None, 1.0)] * len(waveforms)
+        decode_langs = [
+            given if self._known_language(given) else (found or "en") for given, (found, _) in zip(langs, detected)
+        ]
+        results = self.model.generate(
+            encoded,
+            [self._prompt(lang) for lang in decode_langs],
+            beam_size=1,
+            max_length=self.options.max_label_tokens,
+            return_logits_vocab=True,
+            return_no_speech_prob=True,
+        )
+        states = np.asarray(encoded.to_device(ctranslate2.Device.cpu) if self.device == "cuda" else encoded)
+        outputs = []
+        for i, result in enumerate(results):
+            tokens = [t for t in result.sequences_ids[0] if t < self.eot]
+            step_logits = np.stack([np.asarray(row) for row in result.logits[0]])
+            logprobs, entropies, eot_logprob = token_statistics(step_logits, tokens)
+            n_frames = max(1, min(states.shape[1], int(np.ceil(len(waveforms[i]) / SAMPLE_RATE * FRAMES_PER_SECOND))))
+            output = TeacherOutput(
+                text=self.tokenizer.decode(tokens).strip(),
+                tokens=tokens,
+                token_logprobs=logprobs,
+                token_entropies=entropies,
+                eot_logprob=eot_logprob,
+                no_speech_prob=float(result.no_speech_prob),
+                lang=decode_langs[i],
+                detected_lang=detected[i][0],
+                lang_prob=float(detected[i][1]),
+                embedding=states[i, :n_frames].mean(axis=0).astype(np.float32),
+            )
+            if output.emptied:
+                output.text = ""
+            outputs.append(output)
+        return outputs
