@@ -105,7 +105,7 @@ def _tokenizer(ct2_dir: Path) -> WhisperTokenizerFast:
     # `all_special_ids[-1] + 1` is where WhisperTokenizer expects the timestamp tokens to start.
     specials = [t["content"] for t in sorted(added, key=lambda t: t["id"]) if t["special"]]
     return WhisperTokenizerFast(tokenizer_file=str(tokenizer_file), pad_token="<|endoftext|>",
-                                extra_special_tokens=specials)
+                                additional_special_tokens=specials)
 
 
 def _whisper_config(variables: dict[str, np.ndarray], ct2_config: dict,
@@ -149,6 +149,9 @@ def _generation_config(config: WhisperConfig, ct2_config: dict,
         languages = {
             "lang_to_id": {tokenizer.convert_ids_to_tokens(i): i for i in ct2_config["lang_ids"]},
             "task_to_id": {"transcribe": token_id("<|transcribe|>"), "translate": token_id("<|translate|>")},
+            # Default prompt <|sot|><|detected lang|><|transcribe|>, what OpenAI's `forced_decoder_ids`
+            # [[1, None], [2, transcribe]] meant; without it generate() drops the task token.
+            "task": "transcribe",
         }
     return GenerationConfig(
         decoder_start_token_id=config.decoder_start_token_id,

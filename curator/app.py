@@ -1,0 +1,41 @@
+"""The Gradio app: one tab per view over a workspace. Layout only; the views call the engine."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from curator import clips  # noqa: E402
+from curator.summary import summary_markdown  # noqa: E402
+from engine.workspace import Workspace  # noqa: E402
+
+TITLE = "Whisper Curator"
+
+
+def build_app(workspace: str | Path) -> gr.Blocks:
+    """The whole app over one workspace folder."""
+    ws = Workspace(workspace)
+    if not ws.path("scores.parquet").is_file():
+        raise FileNotFoundError(f"{ws.root} has no scores.parquet; run `whisper-curator score INPUT --workspace {workspace}`")
+    table = ws.table()
+    with gr.Blocks(title=TITLE) as app:
+        gr.Markdown(f"# {TITLE}\n`{ws.root}`")
+        gr.Markdown(summary_markdown(table), elem_id="summary")
+        with gr.Tab("Clips"):
+            clips.build(ws, table)
+    return app
+
+
+def launch(workspace: str | Path, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None,
+           prevent_thread_lock: bool = False) -> gr.Blocks:
+    """Build and serve the app; `auth` is "user:pass"."""
+    credentials = tuple(auth.split(":", 1)) if auth else None
+    if auth and len(credentials) != 2:
+        raise ValueError("--auth must look like user:pass")
+    app = build_app(workspace)
+    app.launch(server_name=host, server_port=port, auth=credentials, ssr_mode=False, quiet=True,
+               theme=gr.themes.Soft(), prevent_thread_lock=prevent_thread_lock)
+    return app

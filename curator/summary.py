@@ -1,0 +1,32 @@
+"""The workspace at a glance: clips, hours, languages, statuses, reasons, which scores exist."""
+from __future__ import annotations
+
+import pandas as pd
+
+from engine.scores import HIGHER_IS_BETTER
+from engine.workspace import BASE_COLUMNS
+
+
+def score_columns(table: pd.DataFrame) -> list[str]:
+    """Numeric score columns present in the table, registry ones first."""
+    numeric = [c for c in table.columns if c not in BASE_COLUMNS and pd.api.types.is_numeric_dtype(table[c])]
+    return sorted(numeric, key=lambda c: (c not in HIGHER_IS_BETTER, c))
+
+
+def summary_markdown(table: pd.DataFrame) -> str:
+    """A few lines of Markdown describing the workspace's table."""
+    if table.empty:
+        return "This workspace has no clips yet. Run `whisper-curator score INPUT --workspace WS` first."
+    hours = table["duration"].fillna(0).sum() / 3600
+    statuses = table["status"].value_counts()
+    langs = table["lang"].fillna("unknown").value_counts().head(6)
+    reasons = table.loc[table["status"] != "ok", "reason"].value_counts().head(5)
+    lines = [
+        f"**{len(table)} clips**, {hours:.2f} h · "
+        + " · ".join(f"{statuses.get(s, 0)} {s}" for s in ("ok", "flagged", "error")),
+        "**Languages:** " + ", ".join(f"{lang} ({n})" for lang, n in langs.items()),
+        "**Scores:** " + (", ".join(f"`{c}`" for c in score_columns(table)) or "none yet"),
+    ]
+    if len(reasons):
+        lines.append("**Why clips were flagged:** " + "; ".join(f"{r} ({n})" for r, n in reasons.items()))
+    return "\n\n".join(lines)

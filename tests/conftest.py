@@ -1,0 +1,82 @@
+"""Shared fixtures: synthetic clips and workspaces (no model), and the demo scored once per session."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine.audio import SAMPLE_RATE, write_audio
+from engine.workspace import Clip, Workspace
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_MANIFEST = ROOT / "assets" / "demo" / "manifest.jsonl"
+ARTIFACTS = ROOT / "test-artifacts"
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def tone(seconds: float = 1.0, freq: float = 220.0, amplitude: float = 0.3, rate: int = SAMPLE_RATE) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def dummy_clip(folder: Path, name: str = "clip.wav", seconds: float = 1.0, **fields) -> Clip:
+    """A tone written to `folder/name`, as a Clip."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    write_audio(path, tone(seconds))
+    return Clip(id=path.stem, audio_filepath=str(path), duration=seconds, **fields)
+
+
+def dummy_workspace(root: Path, n: int = 6) -> Workspace:
+    """A workspace with n tone clips and a plausible scores table, written without any model."""
+    ws = Workspace(root)
+    clips = [dummy_clip(root / "audio", f"c{i}.wav", 1.0 + i, text=f"reference {i}", lang="en") for i in range(n)]
+    for c in clips:
+        c.id = f"clip-{c.id}"
+    ws.write_clips(clips)
+    rng = np.random.default_rng(0)
+    ws.write_scores(pd.DataFrame({
+        "id": [c.id for c in clips],
+        "status": ["ok"] * (n - 1) + ["flagged"],
+        "reason": [""] * (n - 1) + ["near-silent (-70 dBFS)"],
+        "pseudo_label": pd.array([f"label {i}" for i in range(n)], dtype="string"),
+        "lang": ["en"] * n,
+        "duration": np.array([c.duration for c in clips], dtype=np.float32),
+        "confidence": rng.uniform(0.3, 1.0, n).astype(np.float32),
+        "wer": rng.uniform(0, 0.5, n).astype(np.float32),
+    }))
+    return ws
+
+
+@pytest.fixture
+def tmp_workspace(tmp_path: Path) -> Workspace:
+    return dummy_workspace(tmp_path / "ws")
+
+
+@pytest.fixture(scope="session")
+def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """The bundled demo scored once with the real teacher (about a minute on 2 cores)."""
+    from engine.pipeline import score
+
+    if not DEMO_MANIFEST.is_file():
+        pytest.fail(f"demo data missing: {DEMO_MANIFEST}; run python assets/make_demo.py")
+    root = tmp_path_factory.mktemp("demo") / "ws"
+    score(DEMO_MANIFEST, root)
+    return Workspace(root)
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+def copy_workspace(ws: Workspace, target: Path) -> Workspace:
+    shutil.copytree(ws.root, target)
+    return Workspace(target)
