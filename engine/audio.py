@@ -39,7 +39,8 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
 
             return decode_audio(str(path), sampling_rate=SAMPLE_RATE)[:, None], SAMPLE_RATE
         except Exception:
-            raise AudioError(f"cannot decode audio: {first_error}") from None
+            detail = getattr(first_error, "error_string", None) or str(first_error)
+            raise AudioError(f"cannot decode audio ({detail})") from None
 
 
 def load_audio(path: str | Path) -> Audio:

@@ -10,9 +10,8 @@ from engine.teacher import MAX_LABEL_TOKENS, TeacherOptions
 
 
 def _score(args: argparse.Namespace) -> None:
-    from tqdm import tqdm
-
     from engine.pipeline import ScoreOptions, score
+    from engine.progress import progress_bar
 
     rank, world = _rank_and_world(args)
     teacher = TeacherOptions(
@@ -20,11 +19,7 @@ def _score(args: argparse.Namespace) -> None:
         batch_size=args.batch_size, task=args.task, max_label_tokens=args.max_label_tokens,
     )
     options = ScoreOptions(shard_size=args.shard_size, num_shards=world, shard_index=rank)
-    with tqdm(unit="clip", desc=f"scoring (rank {rank}/{world})" if world > 1 else "scoring") as bar:
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
+    with progress_bar(f"scoring (rank {rank}/{world})" if world > 1 else "scoring") as progress:
         summary = score(args.input, args.workspace, teacher, options, progress)
     print(summary.line())
 

@@ -20,14 +20,13 @@ import pandas as pd
 
 from engine.audio import MAX_SECONDS, MIN_SECONDS, Audio, AudioError, load_audio, usability_problem
 from engine.ingest import read_input
+from engine.progress import Progress
 from engine.scores import clipping, confidence, loudness, reference_wer
 from engine.teacher import Teacher, TeacherOptions, TeacherOutput
 from engine.workspace import EMBEDDINGS, SHARDS, Clip, Workspace, write_array_atomic, write_table_atomic
 
 CLIPPED_SHARE = 0.01  # flag clips with more than 1 % of samples at full scale
 NEAR_SILENT_DB = -60.0  # flag clips quieter than this RMS level
-
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,9 @@ import pandas as pd
 import pytest
 
 from engine.audio import SAMPLE_RATE, write_audio
+from engine.demo import DEMO_MANIFEST, ROOT
 from engine.workspace import Clip, Workspace
 
-ROOT = Path(__file__).resolve().parents[1]
-DEMO_MANIFEST = ROOT / "assets" / "demo" / "manifest.jsonl"
 ARTIFACTS = ROOT / "test-artifacts"
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")

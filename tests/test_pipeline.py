@@ -1,0 +1,107 @@
+"""Scoring end to end: the demo with the real teacher, and resumption on a small synthetic set."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine import pipeline
+from engine.pipeline import ScoreOptions, score
+from engine.teacher import Teacher
+from engine.workspace import EMBEDDINGS, SHARDS, Workspace
+
+
+@pytest.fixture(scope="module")
+def demo(demo_workspace):
+    table = demo_workspace.read_scores()
+    kinds = pd.DataFrame([{"id": c.id, "kind": c.custom.get("kind")} for c in demo_workspace.read_clips()])
+    return demo_workspace, table.merge(kinds, on="id")
+
+
+def test_every_clip_has_one_row_and_a_status(demo):
+    ws, table = demo
+    assert list(table["id"]) == [c.id for c in ws.read_clips()]
+    assert set(table["status"]) <= {"ok", "flagged", "error"}
+    assert (table.loc[table["status"] != "ok", "reason"].str.len() > 0).all()
+    assert (table.loc[table["status"] == "ok", "reason"] == "").all()
+
+
+@pytest.mark.parametrize("kind,status,reason", [
+    ("corrupt", "error", "cannot decode"),
+    ("empty", "error", "empty"),
+    ("long", "flagged", "longer than 30 s"),
+    ("silence", "flagged", ""),
+    ("clipped", "flagged", "clipped"),
+])
+def test_bad_input_is_flagged_with_a_reason(demo, kind, status, reason):
+    _, table = demo
+    rows = table[table["kind"] == kind]
+    assert len(rows), f"the demo has no {kind} clip"
+    assert (rows["status"] == status).all(), rows[["id", "status", "reason"]]
+    assert rows["reason"].str.contains(reason).all()
+
+
+def test_clean_speech_is_labelled_well(demo):
+    _, table = demo
+    clean = table[table["kind"].isin(["real", "synthetic"]) & (table["status"] == "ok")]
+    assert len(clean) >= 10
+    assert clean["wer"].median() < 0.15
+    assert clean["pseudo_label"].str.len().gt(0).all()
+
+
+def test_confidence_is_lower_on_noise_than_on_clean_speech(demo):
+    _, table = demo
+    clean = table.loc[table["kind"] == "real", "confidence"]
+    noisy = table.loc[table["kind"].isin(["noise_snr0", "noise_snr-5", "babble"]), "confidence"]
+    assert len(noisy) and clean.mean() > noisy.mean()
+
+
+def test_embeddings_follow_table_rows(demo):
+    ws, table = demo
+    embeddings = np.load(ws.path(EMBEDDINGS) / "audio.npy")
+    assert embeddings.shape == (len(table), 512) and embeddings.dtype == np.float16
+    labelled = table["pseudo_label"].notna().to_numpy()
+    assert np.isfinite(embeddings[labelled]).all() and np.isnan(embeddings[~labelled]).all()
+
+
+def test_rerun_skips_finished_shards_and_gives_the_same_table(tmp_path, monkeypatch):
+    from tests.conftest import dummy_clip
+
+    for i in range(4):
+        dummy_clip(tmp_path / "in", f"t{i}.wav", seconds=1.0 + i)
+    options = ScoreOptions(shard_size=2)
+    first = score(tmp_path / "in", tmp_path / "ws", options=options)
+    assert first.merged and first.clips == 4
+    ws = Workspace(tmp_path / "ws")
+    reference = ws.read_scores()
+    shards = sorted(ws.path(SHARDS).glob("*.parquet"))
+    assert len(shards) == 2
+    shards[1].unlink()  # as if the process died before the second shard finished
+    labelled = []
+    original = Teacher.run
+    monkeypatch.setattr(Teacher, "run", lambda self, w, langs: labelled.extend(w) or original(self, w, langs))
+    score(tmp_path / "in", tmp_path / "ws", options=options)
+    assert len(labelled) == 2  # only the missing shard's clips went through the teacher again
+    pd.testing.assert_frame_equal(ws.read_scores(), reference)
+
+
+def test_ranks_score_disjoint_shards_and_the_last_one_merges(tmp_path):
+    from tests.conftest import dummy_clip
+
+    for i in range(3):
+        dummy_clip(tmp_path / "in", f"t{i}.wav")
+    rank0 = score(tmp_path / "in", tmp_path / "ws", options=ScoreOptions(shard_size=1, num_shards=2, shard_index=0))
+    assert rank0.clips == 2 and not rank0.merged
+    rank1 = score(tmp_path / "in", tmp_path / "ws", options=ScoreOptions(shard_size=1, num_shards=2, shard_index=1))
+    assert rank1.clips == 1 and rank1.merged
+    assert len(Workspace(tmp_path / "ws").read_scores()) == 3
+
+
+def test_shard_names_change_with_the_clips(tmp_path):
+    from engine.teacher import TeacherOptions
+    from engine.workspace import Clip
+
+    ws = Workspace(tmp_path)
+    a = pipeline.shard_paths(ws, [Clip("a", "/a")], ScoreOptions(), TeacherOptions())
+    b = pipeline.shard_paths(ws, [Clip("b", "/b")], ScoreOptions(), TeacherOptions())
+    assert a != b
