@@ -61,14 +61,14 @@ def read_ct2_variables(model_bin: str | Path) -> tuple[str, int, dict[str, np.nd
     if not 4 <= version <= 6:
         raise ValueError(f"{model_bin}: CTranslate2 binary version {version} is not supported (4-6)")
     spec, revision = string(), unpack("I")
-    raw: dict[str, tuple[np.ndarray, int]] = {}
+    raw: dict[str, np.ndarray] = {}
     for _ in range(unpack("I")):
         name = string()
         shape = tuple(unpack("I") for _ in range(unpack("B")))
         type_id, num_bytes = unpack("B"), unpack("I")
-        array = np.frombuffer(data, _CT2_DTYPES[type_id], int(np.prod(shape)), offset)
+        array = np.frombuffer(data, _CT2_DTYPES[type_id], int(np.prod(shape)), offset).reshape(shape)
         assert array.nbytes == num_bytes, f"{name}: {num_bytes} bytes for shape {shape}"
-        raw[name] = array.reshape(shape), type_id
+        raw[name] = (array.astype(np.uint32) << 16).view(np.float32) if type_id == _BFLOAT16 else array
         offset += num_bytes
     aliases = {string(): string() for _ in range(unpack("I"))}
     assert offset == len(data), f"{model_bin}: {len(data) - offset} trailing bytes"
@@ -76,13 +76,11 @@ def read_ct2_variables(model_bin: str | Path) -> tuple[str, int, dict[str, np.nd
     if any(name.endswith("_zero") for name in raw):
         raise NotImplementedError(f"{model_bin}: AWQ-quantized weights (`*_zero`) are not supported")
     variables = {}
-    for name, (array, type_id) in raw.items():
+    for name, array in raw.items():
         if name.endswith("_scale") and name[: -len("_scale")] in raw:
             continue
-        if type_id == _BFLOAT16:
-            array = (array.astype(np.uint32) << 16).view(np.float32)
         if f"{name}_scale" in raw:  # value = rint(weight * scale), scale per output row (int8) or scalar
-            scale = raw[f"{name}_scale"][0].astype(np.float32)
+            scale = raw[f"{name}_scale"].astype(np.float32)
             array = array.astype(np.float32) / scale.reshape(scale.shape + (1,) * (array.ndim - scale.ndim))
         elif np.issubdtype(array.dtype, np.floating):
             array = array.astype(np.float32)
@@ -171,7 +169,7 @@ def _generation_config(config: WhisperConfig, ct2_config: dict,
 
 
 def _hf_weights(variables: dict[str, np.ndarray], config: WhisperConfig) -> dict[str, np.ndarray]:
-    """Map CT2 variables to WhisperForConditionalGeneration state-dict names (consumes `variables`)."""
+    """Map CT2 variables to WhisperForConditionalGeneration state-dict names; all must be used."""
     ct2 = dict(variables)
     d = config.d_model
     hf: dict[str, np.ndarray] = {}
@@ -252,15 +250,15 @@ def _load_weights(model: WhisperForConditionalGeneration, weights: dict[str, np.
         for name, value in weights.items():
             assert state[name].shape == value.shape, f"{name}: HF {tuple(state[name].shape)} vs CT2 {value.shape}"
             state[name].copy_(torch.from_numpy(np.ascontiguousarray(value)))
-    assert model.proj_out.weight.data_ptr() == model.model.decoder.embed_tokens.weight.data_ptr() \
-        or not model.config.tie_word_embeddings, "proj_out should be tied to embed_tokens"
+    if model.config.tie_word_embeddings:
+        assert model.proj_out.weight is model.model.decoder.embed_tokens.weight, "proj_out is not tied"
 
 
 def convert_ct2_to_hf(ct2_dir: str | Path, out_dir: str | Path) -> Path:
     """Write a float32 transformers Whisper folder (model, processor, generation config) for `ct2_dir`.
 
-    The folder is written atomically, with a stamp (`STAMP`) giving the source `model.bin`
-    size and the size of every file written.
+    The folder is written atomically, with a stamp (`STAMP`) naming the source `model.bin`
+    (path, size, mtime) and the size of every file written.
     """
     ct2_dir, out_dir = Path(ct2_dir), Path(out_dir)
     spec, revision, variables = read_ct2_variables(ct2_dir / "model.bin")
@@ -276,11 +274,16 @@ def convert_ct2_to_hf(ct2_dir: str | Path, out_dir: str | Path) -> Path:
     with atomic_path(out_dir) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         processor.save_pretrained(tmp)
-        stamp = {"format": _STAMP_FORMAT, "model_bin_size": (ct2_dir / "model.bin").stat().st_size,
-                 "source": str(ct2_dir.resolve()),
+        stamp = {"format": _STAMP_FORMAT, "model_bin": _source_stamp(ct2_dir),
                  "files": {f.name: f.stat().st_size for f in sorted(tmp.iterdir())}}
         (tmp / STAMP).write_text(json.dumps(stamp, indent=1))
     return out_dir
+
+
+def _source_stamp(ct2_dir: Path) -> dict:
+    """What identifies the source weights: `model.bin`'s path, size and mtime."""
+    stat = (ct2_dir / "model.bin").stat()
+    return {"path": str((ct2_dir / "model.bin").resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
 def _is_converted(hf_dir: Path, ct2_dir: Path) -> bool:
@@ -291,7 +294,7 @@ def _is_converted(hf_dir: Path, ct2_dir: Path) -> bool:
     meta = json.loads(stamp.read_text())
     files = meta.get("files", {})
     return (meta.get("format") == _STAMP_FORMAT
-            and meta.get("model_bin_size") == (ct2_dir / "model.bin").stat().st_size
+            and meta.get("model_bin") == _source_stamp(ct2_dir)
             and "model.safetensors" in files
             and all((hf_dir / name).is_file() and (hf_dir / name).stat().st_size == size
                     for name, size in files.items()))

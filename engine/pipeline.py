@@ -21,8 +21,12 @@ import pandas as pd
 from engine.audio import MAX_SECONDS, MIN_SECONDS, Audio, AudioError, load_audio, usability_problem
 from engine.ingest import read_input
 from engine.progress import Progress
-from engine.scores import clipping, confidence, loudness, reference_wer
+from engine.scores import (
+    clipping, confidence, entropy, language, loudness, reference_wer, repetition, speaking_rate, speech_ratio,
+    whisper_rules,
+)
 from engine.teacher import Teacher, TeacherOptions, TeacherOutput
+from engine.vad import frame_speech_probs
 from engine.workspace import EMBEDDINGS, SHARDS, Clip, Workspace, write_array_atomic, write_table_atomic
 
 CLIPPED_SHARE = 0.01  # flag clips with more than 1 % of samples at full scale
@@ -152,7 +156,8 @@ def score_clips(
     """Teacher pass and scores for a list of clips → (table in clip order, (N, d) float16 embeddings)."""
     with ThreadPoolExecutor(max(1, io_threads)) as pool:
         loaded = list(pool.map(_load, clips))
-    audios = {i: a for i, a in enumerate(loaded) if isinstance(a, Audio)}
+        audios = {i: a for i, a in enumerate(loaded) if isinstance(a, Audio)}
+        vad = dict(zip(audios, pool.map(frame_speech_probs, [a.samples for a in audios.values()])))
     runnable = [i for i, a in audios.items() if MIN_SECONDS <= a.duration <= MAX_SECONDS]
     runnable.sort(key=lambda i: -audios[i].duration)  # similar lengths share a batch
     outputs: dict[int, TeacherOutput] = {}
@@ -162,7 +167,7 @@ def score_clips(
         outputs.update(zip(batch, results))
         if on_batch:
             on_batch(len(outputs))
-    table = _table(clips, loaded, outputs)
+    table = _table(clips, loaded, outputs, vad)
     dim = next(iter(outputs.values())).embedding.shape[0] if outputs else 0
     embeddings = np.full((len(clips), dim), np.nan, dtype=np.float16)
     for i, out in outputs.items():
@@ -170,40 +175,72 @@ def score_clips(
     return table, embeddings
 
 
-def _table(clips: list[Clip], loaded: list[Audio | str], outputs: dict[int, TeacherOutput]) -> pd.DataFrame:
-    n = len(clips)
-    waves = [a.samples if isinstance(a, Audio) else np.zeros(0, np.float32) for a in loaded]
-    labelled = [outputs.get(i) for i in range(n)]
+def _table(clips: list[Clip], loaded: list[Audio | str], outputs: dict[int, TeacherOutput],
+           vad: dict[int, np.ndarray]) -> pd.DataFrame:
+    labelled = [outputs.get(i) for i in range(len(clips))]
+    durations = np.array([a.duration if isinstance(a, Audio) else (c.duration or np.nan)
+                          for a, c in zip(loaded, clips)], dtype=np.float32)
     table = pd.DataFrame({
         "id": [c.id for c in clips],
         "status": "ok",
         "reason": "",
         "pseudo_label": pd.array([o.text if o else None for o in labelled], dtype="string"),
         "lang": [o.lang if o else c.lang for o, c in zip(labelled, clips)],
-        "duration": np.array([a.duration if isinstance(a, Audio) else (c.duration or np.nan)
-                              for a, c in zip(loaded, clips)], dtype=np.float32),
+        "duration": durations,
     })
-    table["confidence"] = _teacher_column(labelled, lambda outs: confidence.confidence(
-        [o.token_logprobs for o in outs], [o.no_speech_prob for o in outs], [o.emptied for o in outs]))
-    table["clipping"] = np.where([isinstance(a, Audio) for a in loaded], clipping.clipping(waves), np.nan)
-    table["rms_db"] = np.where([isinstance(a, Audio) for a in loaded], loudness.rms_db(waves), np.nan)
+    teacher_columns = _on_rows([i for i, o in enumerate(labelled) if o], len(clips),
+                               lambda rows: _teacher_scores([labelled[i] for i in rows], [clips[i] for i in rows],
+                                                            durations[rows]))
+    audio_columns = _on_rows(sorted(vad), len(clips), lambda rows: {
+        "clipping": clipping.clipping([loaded[i].samples for i in rows]),
+        "rms_db": loudness.rms_db([loaded[i].samples for i in rows]),
+        "speech_ratio": speech_ratio.speech_ratio([vad[i] for i in rows]),
+    })
+    table = table.assign(**teacher_columns, **audio_columns)
     if any(c.text is not None for c in clips):
         refs = [c.text if o else None for c, o in zip(clips, labelled)]
         hyps = [o.text if o else "" for o in labelled]
         table["wer"] = reference_wer.wer(refs, hyps, list(table["lang"]))
         table["cer"] = reference_wer.cer(refs, hyps, list(table["lang"]))
-    for i, (item, out) in enumerate(zip(loaded, labelled)):
-        status, reason = _status(item, out, table.loc[i, "clipping"], table.loc[i, "rms_db"])
-        table.loc[i, ["status", "reason"]] = status, reason
+    table[["status", "reason"]] = [_status(item, out, clip_share, level) for item, out, clip_share, level in
+                                   zip(loaded, labelled, table["clipping"], table["rms_db"])]
     return table
 
 
-def _teacher_column(outputs: list[TeacherOutput | None], compute) -> np.ndarray:
-    present = [i for i, o in enumerate(outputs) if o is not None]
-    column = np.full(len(outputs), np.nan, dtype=np.float32)
-    if present:
-        column[present] = compute([outputs[i] for i in present])
-    return column
+def _teacher_scores(outs: list[TeacherOutput], clips: list[Clip], durations: np.ndarray) -> dict[str, np.ndarray]:
+    """Every score read from the teacher pass, for clips the teacher labelled."""
+    logprobs = [o.token_logprobs for o in outs]
+    no_speech = [o.no_speech_prob for o in outs]
+    emptied = [o.emptied for o in outs]
+    texts = [o.text for o in outs]
+    langs = [o.lang for o in outs]
+    return {
+        "confidence": confidence.confidence(logprobs, no_speech, emptied),
+        "min_token_prob": confidence.min_token_prob(logprobs, no_speech, emptied),
+        "entropy": entropy.entropy([o.token_entropies for o in outs], no_speech, emptied),
+        "avg_logprob": whisper_rules.avg_logprob(logprobs, [o.eot_logprob for o in outs]),
+        "no_speech_prob": whisper_rules.no_speech_prob(no_speech),
+        "compression_ratio": whisper_rules.compression_ratio(texts),
+        "detected_lang": np.array([o.detected_lang or "" for o in outs], dtype=object),
+        "lang_prob": language.lang_prob([o.lang_prob for o in outs]),
+        "lang_mismatch": language.lang_mismatch([c.lang for c in clips], [o.detected_lang for o in outs]),
+        "chars_per_sec": speaking_rate.chars_per_sec(texts, durations),
+        "words_per_sec": speaking_rate.words_per_sec(texts, durations),
+        "repetition": repetition.repetition(texts, langs),
+    }
+
+
+def _on_rows(rows: list[int], n: int, compute: Callable[[list[int]], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Columns of length n computed on `rows` only; other rows are NaN (None for text columns)."""
+    if not rows:
+        return {}
+    columns = {}
+    for name, values in compute(rows).items():
+        values = np.asarray(values)
+        full = np.full(n, None if values.dtype == object else np.nan, dtype=object if values.dtype == object else np.float32)
+        full[rows] = values
+        columns[name] = full
+    return columns
 
 
 def _status(item: Audio | str, out: TeacherOutput | None, clipped: float, level_db: float) -> tuple[str, str]:

@@ -57,3 +57,53 @@ def test_clipping_and_loudness_move_the_right_way():
     quiet, loud = rms_db([clean * 0.01, clean])
     assert quiet < loud and loud == pytest.approx(20 * np.log10(0.3 / np.sqrt(2)), abs=0.1)
     assert rms_db([np.zeros(100, np.float32)])[0] == -120.0
+
+
+def test_min_token_prob_sees_the_one_bad_token():
+    from engine.scores.confidence import min_token_prob
+
+    out = min_token_prob([np.log([0.99, 0.99, 0.1])], np.array([0.0]), np.array([False]))
+    assert out[0] == pytest.approx(0.1)
+
+
+def test_entropy_of_empty_label_is_speech_uncertainty():
+    from engine.scores.entropy import entropy
+
+    out = entropy([np.array([0.5, 1.5]), np.zeros(0), np.zeros(0)], np.array([0.0, 0.5, 0.999]),
+                  np.array([False, True, True]))
+    assert out[0] == pytest.approx(1.0) and out[1] == pytest.approx(np.log(2)) and out[2] < 0.01
+
+
+def test_whisper_rules():
+    from engine.scores.whisper_rules import avg_logprob, compression_ratio
+
+    assert avg_logprob([np.array([-1.0, -2.0])], np.array([0.0]))[0] == pytest.approx(-1.0)
+    loop = "one point zero " * 30
+    normal = "It was the best of times, it was the worst of times, it was the age of wisdom."
+    ratios = compression_ratio([loop, normal, ""])
+    assert ratios[0] > 2.4 > ratios[1] and np.isnan(ratios[2])
+
+
+def test_language_mismatch():
+    from engine.scores.language import lang_mismatch
+
+    out = lang_mismatch(["en", "de", None, "EN-us"], ["en", "en", "fr", "en"])
+    assert out[0] == 0 and out[1] == 1 and np.isnan(out[2]) and out[3] == 0
+
+
+def test_speaking_rate_and_repetition():
+    from engine.scores.repetition import repetition
+    from engine.scores.speaking_rate import chars_per_sec, words_per_sec
+
+    assert words_per_sec(["a b c d", ""], np.array([2.0, 1.0])) == pytest.approx([2.0, 0.0])
+    assert chars_per_sec(["ab cd"], np.array([2.0]))[0] == pytest.approx(2.0)
+    reps = repetition(["the cat the cat the cat", "a quick brown fox jumps", "hi"], ["en"] * 3)
+    assert reps[0] == pytest.approx(0.5) and reps[1] == 0 and np.isnan(reps[2])
+
+
+def test_speech_ratio_separates_speech_from_silence():
+    from engine.scores.speech_ratio import speech_ratio
+    from engine.vad import frame_speech_probs
+
+    silence = frame_speech_probs(np.zeros(16000, np.float32))
+    assert speech_ratio([silence, np.array([0.9, 0.9, 0.1, 0.2])]) == pytest.approx([0.0, 0.5])

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-COLUMNS = {"confidence": True}
+COLUMNS = {"confidence": True, "min_token_prob": True}
 
 
 def confidence(token_logprobs: Sequence[np.ndarray], no_speech_prob: np.ndarray, emptied: np.ndarray) -> np.ndarray:
@@ -18,14 +18,23 @@ def confidence(token_logprobs: Sequence[np.ndarray], no_speech_prob: np.ndarray,
     Parameters: `token_logprobs` one (n_i,) array per clip; `no_speech_prob` (N,); `emptied` (N,) bool.
     Returns: (N,) float32.
     """
+    return _token_probability(token_logprobs, no_speech_prob, emptied, np.mean)
+
+
+def min_token_prob(token_logprobs: Sequence[np.ndarray], no_speech_prob: np.ndarray, emptied: np.ndarray) -> np.ndarray:
+    """Probability of the label's least certain text token; 0 to 1, higher = more trustworthy.
+
+    One bad word drags it down where the mean hides it. Empty labels follow `confidence`'s rule.
+    Returns: (N,) float32.
+    """
+    return _token_probability(token_logprobs, no_speech_prob, emptied, np.min)
+
+
+def _token_probability(token_logprobs, no_speech_prob, emptied, reduce) -> np.ndarray:
     no_speech_prob = np.asarray(no_speech_prob, dtype=np.float64)
     emptied = np.asarray(emptied, dtype=bool)
     if not (len(token_logprobs) == len(no_speech_prob) == len(emptied)):
         raise ValueError("token_logprobs, no_speech_prob and emptied must have one entry per clip")
-    return _confidence(token_logprobs, no_speech_prob, emptied)
-
-
-def _confidence(token_logprobs: Sequence[np.ndarray], no_speech_prob: np.ndarray, emptied: np.ndarray) -> np.ndarray:
-    mean_prob = np.array([np.exp(lp).mean() if len(lp) else np.nan for lp in token_logprobs])
-    empty = emptied | np.isnan(mean_prob)
-    return np.where(empty, no_speech_prob, mean_prob).astype(np.float32)
+    per_clip = np.array([reduce(np.exp(lp)) if len(lp) else np.nan for lp in token_logprobs])
+    empty = emptied | np.isnan(per_clip)
+    return np.where(empty, no_speech_prob, per_clip).astype(np.float32)
