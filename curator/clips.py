@@ -16,8 +16,9 @@ TEXT_COLUMNS = ["id", "status", "reason", "duration", "lang", "pseudo_label", "t
 def visible_rows(table: pd.DataFrame, status: str) -> pd.DataFrame:
     """The rows to list for a status filter, with text columns first and scores rounded."""
     rows = table if status == "all" else table[table["status"] == status]
-    columns = [c for c in TEXT_COLUMNS if c in rows] + score_columns(rows)
-    return rows[columns].astype({c: "float64" for c in score_columns(rows)}).round(3)
+    numeric = ["duration"] + score_columns(rows)
+    columns = [c for c in TEXT_COLUMNS if c in rows and not (c == "reason" and (rows[c] == "").all())]
+    return rows[columns + numeric[1:]].astype({c: "float64" for c in numeric}).round(3)
 
 
 def clip_details(table: pd.DataFrame, clip_id: str) -> str:

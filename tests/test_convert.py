@@ -12,10 +12,14 @@ import soxr
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "assets" / "demo"
 PROMPT = ["<|startoftranscript|>", "<|en|>", "<|transcribe|>", "<|notimestamps|>"]
-# Measured on whisper-base (float16 model.bin, both sides float32, 2-core x86 CPU): encoder
-# max |CT2 - HF| 3.5e-4..7.0e-4 over outputs of magnitude ~24, i.e. 1.5e-5..2.9e-5 relative.
-ENCODER_ATOL = 1.5e-3
-ENCODER_RTOL = 6e-5  # of the largest |output|
+# Measured on whisper-base (float16 model.bin, both sides float32, 2-core x86 CPU), encoder
+# max |CT2 - HF| over outputs of magnitude ~24: 3.5e-4..7.0e-4 on the first 3 demo clips,
+# at most 2.6e-3 (1.1e-4 of the largest |output|) over all 59 decodable demo clips.
+ENCODER_ATOL = 4e-3
+ENCODER_RTOL = 1.7e-4  # of the largest |output|
+# CTranslate2 generates at most max_length // 2 = 224 tokens (OpenAI's sample_len); HF's limit
+# is max_length = 448 including the prompt, so cap HF's new tokens the same way.
+MAX_NEW_TOKENS = 224
 
 
 def speech_clips(n: int = 3) -> list[Path]:
@@ -53,8 +57,8 @@ def converted(tmp_path_factory):
 @pytest.fixture(scope="module")
 def models(converted):
     """(CTranslate2 Whisper, HF Whisper, HF processor), both models in float32."""
-    ctranslate2 = pytest.importorskip("ctranslate2")
-    torch = pytest.importorskip("torch")
+    import ctranslate2
+    import torch
     from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
     ct2_dir, hf_dir, _ = converted
@@ -69,7 +73,7 @@ def test_cached_conversion_is_reused(converted, monkeypatch):
     ct2_dir, hf_dir, cache = converted
     assert hf_dir == cache / "hf" / ct2_dir.name
     stamp = json.loads((hf_dir / STAMP).read_text())
-    assert stamp["model_bin_size"] == (ct2_dir / "model.bin").stat().st_size
+    assert stamp["model_bin"]["size"] == (ct2_dir / "model.bin").stat().st_size
     before = (hf_dir / STAMP).stat().st_mtime_ns
     monkeypatch.setenv("WHISPER_CURATOR_CACHE", str(cache))
     assert hf_teacher_dir(ct2_dir) == hf_dir
@@ -102,8 +106,9 @@ def test_tokenizer_and_generation_config(converted, models):
 
 
 def test_matches_ctranslate2_on_speech(models):
-    ctranslate2 = pytest.importorskip("ctranslate2")
-    torch = pytest.importorskip("torch")
+    import ctranslate2
+    import torch
+
     ct2_model, hf_model, processor = models
     prompt = processor.tokenizer.convert_tokens_to_ids(PROMPT)
     for clip in speech_clips():
@@ -122,7 +127,7 @@ def test_matches_ctranslate2_on_speech(models):
                                         suppress_blank=True, suppress_tokens=[-1])[0].sequences_ids[0]
         with torch.no_grad():
             hf_sequence = hf_model.generate(torch.from_numpy(features), language="en", task="transcribe",
-                                            num_beams=1, do_sample=False,
+                                            num_beams=1, do_sample=False, max_new_tokens=MAX_NEW_TOKENS,
                                             return_dict_in_generate=True).sequences[0].tolist()
         assert hf_sequence[: len(prompt)] == prompt, f"{clip.name}: HF prompt {hf_sequence[:len(prompt)]}"
         hf_tokens = [t for t in hf_sequence[len(prompt):] if t != processor.tokenizer.eos_token_id]

@@ -14,7 +14,8 @@ from engine.workspace import EMBEDDINGS, SHARDS, Workspace
 @pytest.fixture(scope="module")
 def demo(demo_workspace):
     table = demo_workspace.read_scores()
-    kinds = pd.DataFrame([{"id": c.id, "kind": c.custom.get("kind")} for c in demo_workspace.read_clips()])
+    kinds = pd.DataFrame([{"id": c.id, "kind": c.custom.get("kind"), "source": c.custom.get("source"), "text": c.text}
+                          for c in demo_workspace.read_clips()])
     return demo_workspace, table.merge(kinds, on="id")
 
 
@@ -54,6 +55,35 @@ def test_confidence_is_lower_on_noise_than_on_clean_speech(demo):
     clean = table.loc[table["kind"] == "real", "confidence"]
     noisy = table.loc[table["kind"].isin(["noise_snr0", "noise_snr-5", "babble"]), "confidence"]
     assert len(noisy) and clean.mean() > noisy.mean()
+
+
+@pytest.mark.parametrize("score,worse", [("confidence", np.less), ("min_token_prob", np.less),
+                                         ("avg_logprob", np.less), ("entropy", np.greater)])
+def test_teacher_scores_get_worse_under_corruption(demo, score, worse):
+    """Each noisy, clipped or truncated clip against its clean twin (same source and text)."""
+    _, table = demo
+    clean = table[table["kind"].isin(["real", "synthetic"])].drop_duplicates(["source", "text"])
+    corrupted = table[table["kind"].isin(["noise_snr5", "noise_snr0", "noise_snr-5", "clipped", "truncated"])]
+    pairs = corrupted.merge(clean, on=["source", "text"], suffixes=("_bad", "_clean"))
+    assert len(pairs) >= 10
+    bad, good = pairs[f"{score}_bad"].to_numpy(), pairs[f"{score}_clean"].to_numpy()
+    assert worse(bad, good).mean() >= 0.8, pairs[["kind_bad", f"{score}_clean", f"{score}_bad"]]
+    assert worse(bad.mean(), good.mean())
+
+
+def test_non_speech_is_recognised(demo):
+    _, table = demo
+    non_speech = table[table["kind"].isin(["silence", "tones", "noise_only"])]
+    assert (non_speech["speech_ratio"] < 0.1).all()
+    assert (table.loc[table["kind"] == "real", "speech_ratio"] > 0.3).all()  # short card reads have pauses
+    assert (table.loc[table["kind"] == "silence", "no_speech_prob"] > 0.5).all()
+    assert non_speech["lang_prob"].mean() < table.loc[table["kind"] == "real", "lang_prob"].mean()
+
+
+def test_english_clips_match_their_stated_language(demo):
+    _, table = demo
+    real = table[table["kind"] == "real"]
+    assert (real["lang_mismatch"] == 0).all() and (real["detected_lang"] == "en").all()
 
 
 def test_embeddings_follow_table_rows(demo):
