@@ -31,6 +31,13 @@ def _rank_and_world(args: argparse.Namespace) -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
+def _merge(args: argparse.Namespace) -> None:
+    from engine.pipeline import merge_workspace
+
+    table = merge_workspace(args.workspace)
+    print(f"merged {len(table)} clips into {args.workspace}/scores.parquet")
+
+
 def _serve(args: argparse.Namespace) -> None:
     from curator.app import launch
 
@@ -62,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--num-shards", type=int, default=None, help="number of processes scoring this workspace "
                        "(default: WORLD_SIZE from torchrun/accelerate, else 1)")
     score.add_argument("--shard-index", type=int, default=0, help="which of --num-shards this process takes")
+
+    merge = _command(commands, "merge", _merge, "Combine the shards written by several `score` processes "
+                     "(each with --num-shards/--shard-index) into scores.parquet.")
+    merge.add_argument("workspace", help="workspace folder the ranks scored into")
 
     serve = _command(commands, "serve", _serve, "Open the curation app on a workspace in the browser.")
     serve.add_argument("workspace", help="workspace folder written by `score`")

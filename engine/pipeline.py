@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from engine.atomic import remove_stale_temporaries, write_text_atomic
 from engine.audio import MAX_SECONDS, MIN_SECONDS, Audio, AudioError, load_audio, usability_problem
 from engine.ingest import read_input
 from engine.progress import Progress
@@ -29,6 +30,7 @@ from engine.teacher import Teacher, TeacherOptions, TeacherOutput
 from engine.vad import frame_speech_probs
 from engine.workspace import EMBEDDINGS, SHARDS, Clip, Workspace, write_array_atomic, write_table_atomic
 
+PLAN = "plan.json"  # the shard file names of the current manifest, in order
 CLIPPED_SHARE = 0.01  # flag clips with more than 1 % of samples at full scale
 NEAR_SILENT_DB = -60.0  # flag clips quieter than this RMS level
 
@@ -94,6 +96,11 @@ def score(
     ws = Workspace(workspace)
     clips = ingest(source, ws)
     paths = shard_paths(ws, clips, options, teacher_options)
+    plan = ws.path(SHARDS) / PLAN
+    if plan.parent.is_dir():
+        remove_stale_temporaries(plan.parent)
+    if not plan.is_file() or json.loads(plan.read_text()) != [p.name for p in paths]:
+        write_text_atomic(plan, json.dumps([p.name for p in paths]))
     mine = [i for i in range(len(paths)) if i % options.num_shards == options.shard_index]
     todo = [i for i in mine if not paths[i].is_file()]
     size = options.shard_size
@@ -103,6 +110,7 @@ def score(
     teacher = Teacher(teacher_options) if todo else None
     for i in todo:
         shard_clips = clips[i * size : (i + 1) * size]
+
         def on_batch(n: int, base: int = done) -> None:
             if progress:
                 progress(base + n, total)
@@ -124,6 +132,19 @@ def write_shard(path: Path, table: pd.DataFrame, embeddings: np.ndarray) -> None
     """Embeddings first, then the table: a shard counts as done only once its table exists."""
     write_array_atomic(path.with_suffix(".npy"), embeddings)
     write_table_atomic(path, table)
+
+
+def merge_workspace(workspace: str | Path) -> pd.DataFrame:
+    """Merge the shards that ranks wrote into scores.parquet; refuses while any is missing."""
+    ws = Workspace(workspace)
+    plan = ws.path(SHARDS) / PLAN
+    if not plan.is_file():
+        raise FileNotFoundError(f"{ws.root} has no shard plan; run `whisper-curator score` first")
+    paths = [ws.path(SHARDS) / name for name in json.loads(plan.read_text())]
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise ValueError(f"{len(missing)} of {len(paths)} shards are not finished yet (first: {missing[0]})")
+    return merge_shards(ws, paths)
 
 
 def merge_shards(ws: Workspace, paths: list[Path]) -> pd.DataFrame:

@@ -6,7 +6,7 @@ import pytest
 from engine.cli import build_parser, main
 
 
-@pytest.mark.parametrize("command", ["score", "serve"])
+@pytest.mark.parametrize("command", ["score", "merge", "serve"])
 def test_every_option_is_explained(command):
     parser = build_parser()
     sub = parser._subparsers._group_actions[0].choices[command]
