@@ -273,6 +273,8 @@ def _status(item: Audio | str, out: TeacherOutput | None, clipped: float, level_
         problems.append(f"clipped: {clipped:.1%} of samples at full scale")
     if level_db < NEAR_SILENT_DB and not problems:
         problems.append(f"near-silent ({level_db:.0f} dBFS)")
+    if out is not None and out.hit_limit:
+        problems.append(f"label hit the {len(out.tokens)}-token limit (usually a repetition loop)")
     if out is not None and out.emptied:
         problems.append("no speech: the teacher's no-speech rule emptied the label")
     return ("flagged", "; ".join(problems)) if problems else ("ok", "")

@@ -56,7 +56,8 @@ class TeacherOutput:
     tokens: list[int]  # text tokens of the greedy label, before the no-speech rule
     token_logprobs: np.ndarray  # (n,) log-probability of each text token
     token_entropies: np.ndarray  # (n,) entropy (nats) of the next-token distribution at each text token
-    eot_logprob: float  # log-probability of end-of-text after the label
+    eot_logprob: float  # log-probability of end-of-text after the label (0 when the label hit the limit)
+    hit_limit: bool  # decoding stopped at max_label_tokens, not at end-of-text: usually a repetition loop
     no_speech_prob: float
     lang: str  # language decoded with (given, or detected)
     detected_lang: str | None  # teacher's language ID (None for English-only teachers)
@@ -100,18 +101,20 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
-def token_statistics(step_logits: np.ndarray, tokens: list[int]) -> tuple[np.ndarray, np.ndarray, float]:
+def token_statistics(step_logits: np.ndarray, tokens: list[int]) -> tuple[np.ndarray, np.ndarray, float | None]:
     """Per-token log-probability and entropy from raw step logits, plus end-of-text's log-probability.
 
     `step_logits` is (n + 1, vocab): one row per generated token and a last row for end-of-text,
     with suppressed entries at about -3.4e38 (CTranslate2's mask), which get probability zero.
+    A label cut at the token limit has no end-of-text row: its log-probability is None.
     """
     logp = _log_softmax(step_logits.astype(np.float64))
     probs = np.exp(logp)
     entropies = -(probs * np.where(probs > 0, logp, 0.0)).sum(axis=-1)
     n = len(tokens)
     chosen = logp[np.arange(n), tokens] if n else np.zeros(0)
-    return chosen.astype(np.float32), entropies[:n].astype(np.float32), float(logp[n].max())
+    eot = float(logp[n].max()) if len(logp) > n else None  # greedy: end-of-text was the argmax
+    return chosen.astype(np.float32), entropies[:n].astype(np.float32), eot
 
 
 class Teacher:
@@ -179,7 +182,7 @@ class Teacher:
             encoded,
             [self._prompt(lang) for lang in decode_langs],
             beam_size=1,
-            max_length=self.options.max_label_tokens,
+            max_length=2 * self.options.max_label_tokens,  # CTranslate2 generates at most max_length / 2
             return_logits_vocab=True,
             return_no_speech_prob=True,
         )
@@ -195,7 +198,8 @@ class Teacher:
                 tokens=tokens,
                 token_logprobs=logprobs,
                 token_entropies=entropies,
-                eot_logprob=eot_logprob,
+                eot_logprob=eot_logprob or 0.0,
+                hit_limit=eot_logprob is None,
                 no_speech_prob=float(result.no_speech_prob),
                 lang=decode_langs[i],
                 detected_lang=detected[i][0],

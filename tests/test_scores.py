@@ -39,6 +39,7 @@ def test_token_statistics_match_softmax_of_masked_logits():
     assert logprobs[0] == pytest.approx(np.log(np.exp(2) / (np.exp(2) + 1)), rel=1e-5)
     assert entropies[1] == pytest.approx(np.log(3), rel=1e-5)  # uniform over 3
     assert eot == pytest.approx(np.log(np.exp(5) / (np.exp(5) + 2)), rel=1e-5)
+    assert token_statistics(logits[:2], [0, 1])[2] is None  # cut at the limit: no end-of-text row
 
 
 def test_wer_uses_whisper_normalisation():

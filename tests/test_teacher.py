@@ -1,0 +1,41 @@
+"""The CTranslate2 teacher pass on real clips: limits, languages, embeddings."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.audio import load_audio
+from engine.teacher import Teacher, TeacherOptions
+from tests.conftest import DEMO_MANIFEST
+
+LONG_SENTENCE = DEMO_MANIFEST.parent / "clips" / "real_0018.flac"  # 15.7 s of Dickens, about 40 tokens
+
+
+@pytest.fixture(scope="module")
+def teacher() -> Teacher:
+    return Teacher()
+
+
+def test_label_is_cut_at_the_token_limit_and_says_so(teacher):
+    waveform = load_audio(LONG_SENTENCE).samples
+    full = teacher.run([waveform], ["en"])[0]
+    capped = Teacher(TeacherOptions(max_label_tokens=8)).run([waveform], ["en"])[0]
+    assert len(full.tokens) > 30 and not full.hit_limit
+    assert capped.hit_limit and len(capped.tokens) <= 8 and capped.tokens == full.tokens[: len(capped.tokens)]
+    assert np.isfinite(capped.avg_logprob)
+
+
+def test_stated_language_is_decoded_and_detected_language_reported(teacher):
+    waveform = load_audio(DEMO_MANIFEST.parent / "clips" / "real_0001.flac").samples
+    given, detected = teacher.run([waveform, waveform], ["de", None])
+    assert given.lang == "de" and given.detected_lang == "en"
+    assert detected.lang == "en" and detected.lang_prob > 0.9
+    assert given.text != detected.text  # decoding followed the stated language
+
+
+def test_batching_does_not_change_labels(teacher):
+    clips = [load_audio(DEMO_MANIFEST.parent / "clips" / f"real_000{i}.flac").samples for i in range(1, 5)]
+    alone = [teacher.run([w], [None])[0] for w in clips]
+    together = teacher.run(clips, [None] * 4)
+    assert [o.text for o in alone] == [o.text for o in together]
+    assert np.allclose([o.embedding for o in alone], [o.embedding for o in together], atol=0.05)
