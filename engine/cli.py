@@ -15,7 +15,7 @@ def _score(args: argparse.Namespace) -> None:
 
     rank, world = _rank_and_world(args)
     teacher = TeacherOptions(
-        teacher=args.teacher, device=args.device, compute_type=args.compute_type, threads=args.threads,
+        teacher=args.teacher, backend=args.backend, device=args.device, compute_type=args.compute_type, threads=args.threads,
         batch_size=args.batch_size, task=args.task, max_label_tokens=args.max_label_tokens,
     )
     options = ScoreOptions(shard_size=args.shard_size, num_shards=world, shard_index=rank)
@@ -59,8 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--workspace", "-w", required=True, help="workspace folder to create or resume")
     score.add_argument("--teacher", default=None, help="CTranslate2 folder, Hugging Face folder or hub id; "
                        "default: the bundled Whisper base")
+    score.add_argument("--backend", default="ct2", choices=["ct2", "torch"], help="ct2: CTranslate2, fastest "
+                       "(int8 on CPU); torch: transformers, for any HF Whisper (bf16/fp16 on CUDA)")
     score.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the teacher runs")
-    score.add_argument("--compute-type", default="auto", help="CTranslate2 compute type; auto = int8 on CPU, float16 on CUDA")
+    score.add_argument("--compute-type", default="auto", help="ct2: int8, float16, float32...; torch: float32, float16, bfloat16; "
+                       "auto = int8 (ct2) / float32 (torch) on CPU, float16 / bf16 on CUDA")
     score.add_argument("--threads", type=int, default=0, help="CPU threads for the teacher (0 = all cores)")
     score.add_argument("--batch-size", type=int, default=8, help="clips per teacher batch")
     score.add_argument("--task", default="transcribe", choices=["transcribe", "translate"], help="Whisper task")

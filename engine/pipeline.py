@@ -26,7 +26,7 @@ from engine.scores import (
     clipping, confidence, entropy, language, loudness, reference_wer, repetition, speaking_rate, speech_ratio,
     whisper_rules,
 )
-from engine.teacher import Teacher, TeacherOptions, TeacherOutput
+from engine.teacher import Teacher, TeacherOptions, TeacherOutput, load_teacher
 from engine.vad import frame_speech_probs
 from engine.workspace import EMBEDDINGS, SHARDS, Clip, Workspace, write_array_atomic, write_table_atomic
 
@@ -107,7 +107,7 @@ def score(
     total = sum(len(clips[i * size : (i + 1) * size]) for i in mine)
     done = total - sum(len(clips[i * size : (i + 1) * size]) for i in todo)
     audio_seconds = 0.0
-    teacher = Teacher(teacher_options) if todo else None
+    teacher = load_teacher(teacher_options) if todo else None
     for i in todo:
         shard_clips = clips[i * size : (i + 1) * size]
 

@@ -2,13 +2,12 @@
 
 Clips are padded to Whisper's 30 s window and batched; the encoder output feeds language
 identification, greedy decoding and the mean-pooled audio embedding, so nothing runs twice.
-Decoding uses CTranslate2 (int8 on CPU, float16 on CUDA); a Hugging Face teacher (local folder or
-hub id) is converted to CTranslate2 once and cached.
+Two backends share that logic: CTranslate2 (int8 on CPU, float16 on CUDA; a Hugging Face teacher
+is converted to it once and cached) and PyTorch/transformers (any HF Whisper; bf16/fp16 on CUDA).
 """
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,8 +30,9 @@ class TeacherOptions:
     # which model
     teacher: str | None = None  # CTranslate2 folder, HF folder or hub id; None = bundled Whisper base
     # where and how it runs
+    backend: str = "ct2"  # ct2 (CTranslate2) | torch (transformers)
     device: str = "auto"  # auto | cpu | cuda
-    compute_type: str = "auto"  # auto = int8 on CPU, float16 on CUDA
+    compute_type: str = "auto"  # ct2: auto = int8 on CPU, float16 on CUDA; torch: auto = float32 on CPU, bf16/fp16 on CUDA
     threads: int = 0  # CPU threads; 0 = all cores
     batch_size: int = 8
     # decoding
@@ -40,6 +40,8 @@ class TeacherOptions:
     max_label_tokens: int = MAX_LABEL_TOKENS
 
     def __post_init__(self) -> None:
+        if self.backend not in ("ct2", "torch"):
+            raise ValueError(f"backend must be ct2 or torch, not {self.backend!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, not {self.device!r}")
         if self.batch_size < 1:
@@ -117,37 +119,31 @@ def token_statistics(step_logits: np.ndarray, tokens: list[int]) -> tuple[np.nda
     return chosen.astype(np.float32), entropies[:n].astype(np.float32), eot
 
 
-class Teacher:
-    """A Whisper teacher loaded once; `run` labels a batch of 16 kHz waveforms."""
+@dataclass
+class Decoded:
+    """What a backend's greedy decode returns for one clip."""
 
-    def __init__(self, options: TeacherOptions = TeacherOptions()):
-        import ctranslate2
+    tokens: list[int]  # generated ids, end-of-text excluded
+    step_logits: np.ndarray  # (n + 1, vocab), or (n, vocab) when cut at the limit
+    no_speech_prob: float
+
+
+class Teacher:
+    """A Whisper teacher loaded once; `run` labels a batch of 16 kHz waveforms.
+
+    Subclasses supply the model: `_encode`, `_detect_language`, `_decode`, `_states`.
+    """
+
+    def __init__(self, options: TeacherOptions, tokenizer_file: Path, multilingual: bool, n_mels: int):
         import tokenizers
         from faster_whisper.feature_extractor import FeatureExtractor
         from faster_whisper.tokenizer import Tokenizer
 
         self.options = options
-        self.model_dir = resolve_teacher_dir(options.teacher)
-        device = options.device
-        if device == "auto":
-            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-        compute_type = options.compute_type
-        if compute_type == "auto":
-            compute_type = "float16" if device == "cuda" else "int8"
-        self.device = device
-        self.model = ctranslate2.models.Whisper(
-            str(self.model_dir), device=device, compute_type=compute_type, intra_threads=options.threads
-        )
-        config = json.loads((self.model_dir / "preprocessor_config.json").read_text()) if (
-            self.model_dir / "preprocessor_config.json"
-        ).is_file() else {}
-        self.features = FeatureExtractor(feature_size=config.get("feature_size", self.model.n_mels))
-        self.tokenizer = Tokenizer(
-            tokenizers.Tokenizer.from_file(str(self.model_dir / "tokenizer.json")),
-            self.model.is_multilingual,
-            task=options.task,
-            language="en",
-        )
+        self.multilingual = multilingual
+        self.features = FeatureExtractor(feature_size=n_mels)
+        self.tokenizer = Tokenizer(tokenizers.Tokenizer.from_file(str(tokenizer_file)), multilingual,
+                                   task=options.task, language="en")
         self.eot = self.tokenizer.eot
 
     def log_mel(self, waveform: np.ndarray) -> np.ndarray:
@@ -156,42 +152,28 @@ class Teacher:
         padded[: min(len(waveform), N_SAMPLES)] = waveform[:N_SAMPLES]
         return self.features(padded, padding=0)[:, :N_FRAMES]
 
-    def _prompt(self, lang: str) -> list[int]:
+    def prompt(self, lang: str) -> list[int]:
+        """<|startoftranscript|><|lang|><|task|><|notimestamps|> (no language/task for English-only models)."""
         prompt = [self.tokenizer.sot]
-        if self.model.is_multilingual:
-            prompt += [self.tokenizer.tokenizer.token_to_id(f"<|{lang}|>"), self.tokenizer.task]
+        if self.multilingual:
+            prompt += [self.language_token(lang), self.tokenizer.task]
         return prompt + [self.tokenizer.no_timestamps]
 
-    def _known_language(self, lang: str | None) -> bool:
-        return bool(lang) and self.tokenizer.tokenizer.token_to_id(f"<|{lang}|>") is not None
+    def language_token(self, lang: str | None) -> int | None:
+        return self.tokenizer.tokenizer.token_to_id(f"<|{lang}|>") if lang else None
 
     def run(self, waveforms: list[np.ndarray], langs: list[str | None]) -> list[TeacherOutput]:
         """Label a batch: one encoder pass, language ID, greedy decoding, token statistics."""
-        import ctranslate2
-
-        features = np.stack([self.log_mel(w) for w in waveforms])
-        encoded = self.model.encode(ctranslate2.StorageView.from_array(features))
-        if self.model.is_multilingual:
-            detected = [(pairs[0][0][2:-2], pairs[0][1]) for pairs in self.model.detect_language(encoded)]
-        else:
-            detected = [(None, 1.0)] * len(waveforms)
-        decode_langs = [
-            given if self._known_language(given) else (found or "en") for given, (found, _) in zip(langs, detected)
-        ]
-        results = self.model.generate(
-            encoded,
-            [self._prompt(lang) for lang in decode_langs],
-            beam_size=1,
-            max_length=2 * self.options.max_label_tokens,  # CTranslate2 generates at most max_length / 2
-            return_logits_vocab=True,
-            return_no_speech_prob=True,
-        )
-        states = np.asarray(encoded.to_device(ctranslate2.Device.cpu) if self.device == "cuda" else encoded)
+        encoded = self._encode(np.stack([self.log_mel(w) for w in waveforms]))
+        detected = self._detect_language(encoded) if self.multilingual else [(None, 1.0)] * len(waveforms)
+        decode_langs = [given if self.language_token(given) is not None else (found or "en")
+                        for given, (found, _) in zip(langs, detected)]
+        results = self._decode(encoded, [self.prompt(lang) for lang in decode_langs])
+        states = self._states(encoded)
         outputs = []
         for i, result in enumerate(results):
-            tokens = [t for t in result.sequences_ids[0] if t < self.eot]
-            step_logits = np.stack([np.asarray(row) for row in result.logits[0]])
-            logprobs, entropies, eot_logprob = token_statistics(step_logits, tokens)
+            tokens = [t for t in result.tokens if t < self.eot]
+            logprobs, entropies, eot_logprob = token_statistics(result.step_logits, tokens)
             n_frames = max(1, min(states.shape[1], int(np.ceil(len(waveforms[i]) / SAMPLE_RATE * FRAMES_PER_SECOND))))
             output = TeacherOutput(
                 text=self.tokenizer.decode(tokens).strip(),
@@ -204,9 +186,75 @@ class Teacher:
                 lang=decode_langs[i],
                 detected_lang=detected[i][0],
                 lang_prob=float(detected[i][1]),
-                embedding=states[i, :n_frames].mean(axis=0).astype(np.float32),
+                embedding=states[i, :n_frames].astype(np.float32).mean(axis=0),
             )
             if output.emptied:
                 output.text = ""
             outputs.append(output)
         return outputs
+
+    def _encode(self, features: np.ndarray):
+        raise NotImplementedError
+
+    def _detect_language(self, encoded) -> list[tuple[str, float]]:
+        raise NotImplementedError
+
+    def _decode(self, encoded, prompts: list[list[int]]) -> list[Decoded]:
+        raise NotImplementedError
+
+    def _states(self, encoded) -> np.ndarray:
+        raise NotImplementedError
+
+
+class CT2Teacher(Teacher):
+    """CTranslate2 backend: int8 on CPU, float16 on CUDA."""
+
+    def __init__(self, options: TeacherOptions = TeacherOptions()):
+        import ctranslate2
+
+        self.model_dir = resolve_teacher_dir(options.teacher)
+        device = options.device
+        if device == "auto":
+            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+        compute_type = options.compute_type
+        if compute_type == "auto":
+            compute_type = "float16" if device == "cuda" else "int8"
+        self.device = device
+        self.model = ctranslate2.models.Whisper(
+            str(self.model_dir), device=device, compute_type=compute_type, intra_threads=options.threads
+        )
+        super().__init__(options, self.model_dir / "tokenizer.json", self.model.is_multilingual, self.model.n_mels)
+
+    def _encode(self, features: np.ndarray):
+        import ctranslate2
+
+        return self.model.encode(ctranslate2.StorageView.from_array(features))
+
+    def _detect_language(self, encoded) -> list[tuple[str, float]]:
+        return [(pairs[0][0][2:-2], pairs[0][1]) for pairs in self.model.detect_language(encoded)]
+
+    def _decode(self, encoded, prompts: list[list[int]]) -> list[Decoded]:
+        results = self.model.generate(
+            encoded,
+            prompts,
+            beam_size=1,
+            max_length=2 * self.options.max_label_tokens,  # CTranslate2 generates at most max_length / 2
+            return_logits_vocab=True,
+            return_no_speech_prob=True,
+        )
+        return [Decoded(r.sequences_ids[0], np.stack([np.asarray(row) for row in r.logits[0]]), r.no_speech_prob)
+                for r in results]
+
+    def _states(self, encoded) -> np.ndarray:
+        import ctranslate2
+
+        return np.asarray(encoded.to_device(ctranslate2.Device.cpu) if self.device == "cuda" else encoded)
+
+
+def load_teacher(options: TeacherOptions = TeacherOptions()) -> Teacher:
+    """The teacher for `options.backend`: CTranslate2 (fast decoding) or PyTorch (any HF Whisper)."""
+    if options.backend == "torch":
+        from engine.torch_teacher import TorchTeacher
+
+        return TorchTeacher(options)
+    return CT2Teacher(options)
