@@ -44,6 +44,18 @@ def _serve(args: argparse.Namespace) -> None:
     launch(args.workspace, host=args.host, port=args.port, auth=args.auth)
 
 
+def _export(args: argparse.Namespace) -> None:
+    from engine.export import export
+    from engine.recipe import read_recipe
+    from engine.workspace import Workspace
+
+    ws = Workspace(args.workspace)
+    if not ws.path("scores.parquet").is_file():
+        raise FileNotFoundError(f"{ws.root} has no scores.parquet; run `whisper-curator score INPUT --workspace {args.workspace}` first")
+    recipe, _ = read_recipe(ws, args.recipe)
+    print(export(ws, recipe, args.format, args.out).line())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="whisper-curator",
@@ -82,6 +94,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind")
     serve.add_argument("--port", type=int, default=7860, help="port to bind")
     serve.add_argument("--auth", default=None, metavar="USER:PASS", help="require this login")
+
+    export = _command(commands, "export", _export, "Write the clips a recipe keeps as a NeMo manifest or a "
+                      "Hugging Face dataset.")
+    export.add_argument("workspace", help="workspace folder written by `score`")
+    export.add_argument("--recipe", default=None, help="recipe YAML (default: WORKSPACE/recipe.yaml as saved by "
+                        "the app, or, without one, every clip with status ok)")
+    export.add_argument("--format", required=True, choices=["nemo", "hf"], help="nemo: manifest.jsonl "
+                        "(audio_filepath, duration, text = pseudo-label, lang, id, reference); hf: a datasets "
+                        "folder for load_from_disk (audio, text, lang, duration, id)")
+    export.add_argument("--out", required=True, help="folder to write; replaced as a whole when it holds an "
+                        "earlier export, refused when it holds anything else")
     return parser
 
 
