@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Callable
 
+from engine.mapping import FIT_ROWS
 from engine.teacher import MAX_LABEL_TOKENS, TeacherOptions
 
 
@@ -16,7 +17,7 @@ def _score(args: argparse.Namespace) -> None:
     rank, world = _rank_and_world(args)
     teacher = TeacherOptions(
         teacher=args.teacher, backend=args.backend, device=args.device, compute_type=args.compute_type, threads=args.threads,
-        batch_size=args.batch_size, task=args.task, max_label_tokens=args.max_label_tokens,
+        batch_size=args.batch_size, window=args.window, task=args.task, max_label_tokens=args.max_label_tokens,
     )
     options = ScoreOptions(shard_size=args.shard_size, num_shards=world, shard_index=rank)
     with progress_bar(f"scoring (rank {rank}/{world})" if world > 1 else "scoring") as progress:
@@ -56,6 +57,15 @@ def _export(args: argparse.Namespace) -> None:
     print(export(ws, recipe, args.format, args.out).line())
 
 
+def _map(args: argparse.Namespace) -> None:
+    from engine.mapping import MAP, audio_map
+    from engine.workspace import Workspace
+
+    ws = Workspace(args.workspace)
+    table = audio_map(ws, fit_rows=args.fit_rows, seed=args.seed)
+    print(f"mapped {len(table)} clips into {ws.path(MAP)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="whisper-curator",
@@ -78,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "auto = int8 (ct2) / float32 (torch) on CPU, float16 / bf16 on CUDA")
     score.add_argument("--threads", type=int, default=0, help="CPU threads for the teacher (0 = all cores)")
     score.add_argument("--batch-size", type=int, default=8, help="clips per teacher batch")
+    score.add_argument("--window", default="full", choices=["full", "fit"], help="full: Whisper's own 30 s "
+                       "window; fit: a window fitted to each batch's longest clip (≥ 10 s, ≥ 5 s of trailing "
+                       "silence), about 3x faster on short clips; labels may differ slightly (docs/benchmarks.md)")
     score.add_argument("--task", default="transcribe", choices=["transcribe", "translate"], help="Whisper task")
     score.add_argument("--max-label-tokens", type=int, default=MAX_LABEL_TOKENS, help="longest pseudo-label in tokens")
     score.add_argument("--shard-size", type=int, default=256, help="clips per shard (the unit of resumption)")
@@ -105,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "folder for load_from_disk (audio, text, lang, duration, id)")
     export.add_argument("--out", required=True, help="folder to write; replaced as a whole when it holds an "
                         "earlier export, refused when it holds anything else")
+
+    map_ = _command(commands, "map", _map, "Place every clip in 2-D by its teacher audio embedding (UMAP) "
+                    "for the app's Map tab.")
+    map_.add_argument("workspace", help="workspace folder written by `score`")
+    map_.add_argument("--fit-rows", type=int, default=FIT_ROWS, help="clips sampled to fit UMAP; the rest are "
+                      "transformed into the fitted map")
+    map_.add_argument("--seed", type=int, default=0, help="random seed for the sample and UMAP")
     return parser
 
 

@@ -75,7 +75,7 @@ def ingest(source: str | Path, ws: Workspace) -> list[Clip]:
 
 def shard_paths(ws: Workspace, clips: list[Clip], options: ScoreOptions, teacher: TeacherOptions) -> list[Path]:
     """One path per shard; the name hashes its clips and the teacher, so stale shards never match."""
-    fingerprint = json.dumps([teacher.teacher, teacher.task, teacher.max_label_tokens])
+    fingerprint = json.dumps([teacher.teacher, teacher.task, teacher.max_label_tokens, teacher.window])
     paths = []
     for start in range(0, len(clips), options.shard_size):
         ids = [c.id for c in clips[start : start + options.shard_size]]

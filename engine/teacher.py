@@ -23,6 +23,8 @@ FRAMES_PER_SECOND = 50  # encoder output frames per second of audio
 MAX_LABEL_TOKENS = 225  # Distil-Whisper's pseudo-label limit
 NO_SPEECH_THRESHOLD = 0.6  # Whisper's rule: empty the label when no_speech_prob is above this...
 LOGPROB_THRESHOLD = -1.0  # ...and the label's avg_logprob is below this
+FIT_MIN_SECONDS = 10.0  # window="fit": at least this long (shorter windows start repetition loops)...
+FIT_MARGIN_SECONDS = 5.0  # ...with at least this much silence after the clip, in 5 s steps
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class TeacherOptions:
     threads: int = 0  # CPU threads; 0 = all cores
     batch_size: int = 8
     # decoding
+    window: str = "full"  # full: Whisper's 30 s window; fit: a window fitted to the clip (about 3x faster)
     task: str = "transcribe"
     max_label_tokens: int = MAX_LABEL_TOKENS
 
@@ -46,6 +49,8 @@ class TeacherOptions:
             raise ValueError(f"device must be auto, cpu or cuda, not {self.device!r}")
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if self.window not in ("full", "fit"):
+            raise ValueError(f"window must be full or fit, not {self.window!r}")
         if self.task not in ("transcribe", "translate"):
             raise ValueError(f"task must be transcribe or translate, not {self.task!r}")
 
@@ -146,11 +151,19 @@ class Teacher:
                                    task=options.task, language="en")
         self.eot = self.tokenizer.eot
 
-    def log_mel(self, waveform: np.ndarray) -> np.ndarray:
-        """(n_mels, 3000) log-mel features of a clip padded with silence to 30 s."""
+    def log_mel(self, waveform: np.ndarray, frames: int = N_FRAMES) -> np.ndarray:
+        """(n_mels, frames) log-mel features of a clip padded with silence to 30 s, then cut to `frames`."""
         padded = np.zeros(N_SAMPLES, dtype=np.float32)
         padded[: min(len(waveform), N_SAMPLES)] = waveform[:N_SAMPLES]
-        return self.features(padded, padding=0)[:, :N_FRAMES]
+        return self.features(padded, padding=0)[:, :frames]
+
+    def window_frames(self, longest_samples: int) -> int:
+        """Mel frames the encoder sees: Whisper's full 30 s, or with window="fit" a window that covers
+        the batch's longest clip plus a margin of silence (the encoder's cost grows with it)."""
+        if self.options.window == "full":
+            return N_FRAMES
+        seconds = max(FIT_MIN_SECONDS, longest_samples / SAMPLE_RATE + FIT_MARGIN_SECONDS)
+        return min(N_FRAMES, int(np.ceil(seconds / 5) * 5 * 100))
 
     def prompt(self, lang: str) -> list[int]:
         """<|startoftranscript|><|lang|><|task|><|notimestamps|> (no language/task for English-only models)."""
@@ -164,7 +177,8 @@ class Teacher:
 
     def run(self, waveforms: list[np.ndarray], langs: list[str | None]) -> list[TeacherOutput]:
         """Label a batch: one encoder pass, language ID, greedy decoding, token statistics."""
-        encoded = self._encode(np.stack([self.log_mel(w) for w in waveforms]))
+        frames = self.window_frames(max(len(w) for w in waveforms))
+        encoded = self._encode(np.stack([self.log_mel(w, frames) for w in waveforms]))
         detected = self._detect_language(encoded) if self.multilingual else [(None, 1.0)] * len(waveforms)
         decode_langs = [given if self.language_token(given) is not None else (found or "en")
                         for given, (found, _) in zip(langs, detected)]

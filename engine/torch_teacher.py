@@ -46,6 +46,9 @@ class TorchTeacher(Teacher):
     def __init__(self, options: TeacherOptions = TeacherOptions(backend="torch")):
         from transformers import WhisperForConditionalGeneration
 
+        if options.window != "full":
+            raise ValueError("the torch backend needs Whisper's full 30 s window (transformers checks it); "
+                             "use --backend ct2 for --window fit")
         self.model_dir = resolve_hf_dir(options.teacher)
         self.device = "cuda" if options.device == "auto" and torch.cuda.is_available() else (
             "cpu" if options.device == "auto" else options.device)

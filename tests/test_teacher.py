@@ -55,3 +55,16 @@ def test_torch_backend_on_the_converted_teacher_gives_the_same_labels():
         # entropies differ by up to ~1 % where the two mask slightly different special tokens
         assert np.allclose(a.token_entropies, b.token_entropies, rtol=0.03, atol=0.01)
         assert np.allclose(a.embedding, b.embedding, atol=0.01)
+
+
+def test_fitted_window_keeps_clean_labels(teacher):
+    """window="fit" encodes ≥ 10 s instead of 30 s; on clean read speech the label stays right."""
+    from engine.scores.reference_wer import wer
+
+    fit = load_teacher(TeacherOptions(window="fit"))
+    assert fit.window_frames(3 * 16000) == 1000 and fit.window_frames(12 * 16000) == 2000
+    assert fit.window_frames(28 * 16000) == 3000 and teacher.window_frames(16000) == 3000
+    waveform = load_audio(LONG_SENTENCE).samples
+    reference = ("In short, the period was so far like the present period, that some of its noisiest authorities "
+                 "insisted on its being received, for good or for evil, in the superlative degree of comparison only.")
+    assert wer([reference], [fit.run([waveform], ["en"])[0].text], ["en"])[0] < 0.05
