@@ -92,6 +92,7 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=24, help="number of demo clips")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for every route")
     parser.add_argument("--skip-naive", action="store_true", help="leave out the slow naive route")
+    parser.add_argument("--markdown", type=Path, help="also write the table to this Markdown file")
     args = parser.parse_args()
     clips = benchmark_clips(args.clips)
     audio = sum(load_audio(c["audio_filepath"]).duration for c in clips)
@@ -100,16 +101,20 @@ def main() -> None:
     if not args.skip_naive:
         routes["(b) naive: HF pipeline + a pass per score"] = naive_route
     rtfx = {name: audio / timed(run, clips, args.threads) for name, run in routes.items()}
-    print(f"\n{len(clips)} clips, {audio:.1f} s of audio, {args.threads} threads, Whisper base, CPU\n")
-    print("| route | RTFx |\n| --- | --- |")
-    for name, value in sorted(rtfx.items()):
-        print(f"| {name} | {value:.2f} |")
-    print()
+    lines = [f"{len(clips)} clips, {audio:.1f} s of audio, {args.threads} threads, Whisper base, CPU", "",
+             "| route | RTFx |", "| --- | --- |"]
+    lines += [f"| {name} | {value:.2f} |" for name, value in sorted(rtfx.items())]
+    lines.append("")
     for ours in ("(c) whisper-curator score", "(c-fit) whisper-curator score --window fit"):
-        print(f"{ours} / (a) = {rtfx[ours] / rtfx['(a) faster-whisper transcribe']:.2f} (target ≥ 1.5)")
+        lines.append(f"- {ours} / (a) = {rtfx[ours] / rtfx['(a) faster-whisper transcribe']:.2f} (target ≥ 1.5)")
         if not args.skip_naive:
-            print(f"{ours} / (b) = {rtfx[ours] / rtfx['(b) naive: HF pipeline + a pass per score']:.2f} (target ≥ 3)")
-
+            lines.append(f"- {ours} / (b) = {rtfx[ours] / rtfx['(b) naive: HF pipeline + a pass per score']:.2f}"
+                         " (target ≥ 3)")
+    report = "\n".join(lines)
+    print("\n" + report)
+    if args.markdown:
+        args.markdown.write_text(f"## Scoring throughput\n\n`python benchmarks/score_throughput.py "
+                                 f"--clips {args.clips} --threads {args.threads}`\n\n{report}\n")
 
 if __name__ == "__main__":
     np.seterr(all="ignore")

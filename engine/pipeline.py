@@ -68,6 +68,8 @@ class Summary:
 def ingest(source: str | Path, ws: Workspace) -> list[Clip]:
     """Read `source` into the workspace manifest (rewritten only when it changed)."""
     clips = read_input(source, ws.path("audio"))
+    if not clips:
+        raise ValueError(f"no audio clips found in {source}")
     if not ws.exists or [c.to_dict() for c in ws.read_clips()] != [c.to_dict() for c in clips]:
         ws.write_clips(clips)
     return clips

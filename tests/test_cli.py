@@ -23,3 +23,9 @@ def test_missing_input_is_one_readable_sentence(tmp_path, capsys):
     assert main(["score", str(tmp_path / "nope"), "--workspace", str(tmp_path / "ws")]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("whisper-curator score: input not found") and "\n" not in err
+
+
+def test_input_without_audio_is_one_readable_sentence(tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    assert main(["score", str(tmp_path / "in"), "--workspace", str(tmp_path / "ws")]) == 1
+    assert "no audio clips found" in capsys.readouterr().err
