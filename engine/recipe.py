@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -189,6 +189,26 @@ def kept_mask(table: pd.DataFrame, recipe: Recipe) -> np.ndarray:
         kept |= ids.isin([k for k, v in recipe.overrides.items() if v == "keep"]).to_numpy()
         kept &= ~ids.isin([k for k, v in recipe.overrides.items() if v == "reject"]).to_numpy()
     return kept & (table["status"] != "error").to_numpy()
+
+
+def explain(table: pd.DataFrame, recipe: Recipe, rows: Sequence[int]) -> list[str]:
+    """A few words per row (positions in `table`, e.g. one page of a list) on why it is kept or rejected."""
+    passes, kept = filter_passes(table, recipe), kept_mask(table, recipe)
+    status, reason, ids = (table[c].to_numpy()[rows] for c in ("status", "reason", "id"))
+    words = []
+    for i, row in enumerate(rows):
+        override = recipe.overrides.get(ids[i])
+        if status[i] == "error":
+            words.append(f"error: {reason[i]}")
+        elif override:
+            words.append(f"{override} (your override)")
+        elif status[i] == "flagged" and not recipe.include_flagged:
+            words.append(f"flagged: {reason[i]}")
+        elif kept[row]:
+            words.append("kept")
+        else:
+            words.append("fails " + ", ".join(name for name, p in passes.items() if not p[row]))
+    return words
 
 
 def selection_summary(table: pd.DataFrame, mask: np.ndarray) -> dict[str, float | int | None]:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from engine.recipe import (
-    CHANGED_NOTICE, Bounds, KeepBest, Recipe, higher_is_better, kept_mask, load_recipe, read_recipe, save_overrides,
+    CHANGED_NOTICE, Bounds, KeepBest, Recipe, explain, higher_is_better, kept_mask, load_recipe, read_recipe, save_overrides,
     save_recipe, selection_summary,
 )
 
@@ -153,3 +153,11 @@ def test_overrides_merge_into_the_file_and_keep_its_thresholds(tmp_workspace):
     still = save_overrides(tmp_workspace, {"x": None, "y": "reject"}, since=held)
     assert load_recipe(tmp_workspace) == Recipe(overrides={"y": "reject"})
     assert still == held  # a later full save will still report the other session's change
+
+
+def test_explain_names_the_reason_per_row(table):
+    recipe = Recipe(overrides={"c1": "reject"}, keep_best=KeepBest("entropy", 80)).with_bounds("confidence", min=0.65)
+    table = table.assign(reason=["", "", "", "", "", "", "near-silent", "unreadable"])
+    assert explain(table, recipe, [0, 1, 3, 5, 6, 7]) == [
+        "kept", "reject (your override)", "fails confidence", "fails confidence, best 80 % entropy",
+        "flagged: near-silent", "error: unreadable"]
