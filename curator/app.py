@@ -1,4 +1,4 @@
-"""The Gradio app: one tab per view over a workspace. Layout only; the views call the engine."""
+"""The Gradio app: one tab per view over a workspace. Layout and wiring only; the views call the engine."""
 from __future__ import annotations
 
 import os
@@ -8,8 +8,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from curator import clips  # noqa: E402
+from curator import clips, distill, export_panel, filters, map_view, recipe_bar, review  # noqa: E402
+from curator.session import Session  # noqa: E402
 from curator.summary import summary_markdown  # noqa: E402
+from engine.recipe import Recipe  # noqa: E402
 from engine.workspace import Workspace  # noqa: E402
 
 TITLE = "Whisper Curator"
@@ -24,8 +26,32 @@ def build_app(workspace: str | Path) -> gr.Blocks:
     with gr.Blocks(title=TITLE) as app:
         gr.Markdown(f"# {TITLE}\n`{ws.root}`")
         gr.Markdown(summary_markdown(table), elem_id="summary")
-        with gr.Tab("Clips"):
-            clips.build(ws, table)
+        recipe, loaded = gr.State(Recipe()), gr.State("")
+        bar = recipe_bar.build()
+        with gr.Tabs():
+            with gr.Tab("Filter"):
+                tab = filters.build(table)
+            session = Session(ws, table, recipe, loaded, tab.column, [bar.totals, tab.plot, tab.active])
+            filters.wire(tab, session)
+            with gr.Tab("Review") as review_tab:
+                review.build(session, review_tab)
+            with gr.Tab("Clips"):
+                clips.build(ws, table)
+            with gr.Tab("Map") as map_tab:
+                map_view.build(session, map_tab)
+            with gr.Tab("Export"):
+                export_panel.build(session)
+            with gr.Tab("Distill"):
+                distill.build()
+
+        def restore(column):
+            recipe, loaded, notice = recipe_bar.load(ws, table)
+            return recipe, loaded, notice, *filters.all_controls(table, recipe, column)
+
+        restored = [recipe, loaded, bar.notice, *tab.controls, *session.views]
+        app.load(restore, tab.column, restored)
+        bar.reload.click(restore, tab.column, restored)
+        bar.save.click(lambda r, fp: recipe_bar.save(ws, r, fp), [recipe, loaded], [loaded, bar.notice])
     return app
 
 

@@ -8,9 +8,10 @@ from engine.workspace import BASE_COLUMNS
 
 
 def score_columns(table: pd.DataFrame) -> list[str]:
-    """Numeric score columns present in the table, registry ones first."""
+    """Numeric score columns present in the table: registry ones in registry order, then the others by name."""
     numeric = [c for c in table.columns if c not in BASE_COLUMNS and pd.api.types.is_numeric_dtype(table[c])]
-    return sorted(numeric, key=lambda c: (c not in HIGHER_IS_BETTER, c))
+    registry = list(HIGHER_IS_BETTER)
+    return sorted(numeric, key=lambda c: (registry.index(c) if c in HIGHER_IS_BETTER else len(registry), c))
 
 
 def summary_markdown(table: pd.DataFrame) -> str:

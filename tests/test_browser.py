@@ -13,6 +13,7 @@ from tests.browser import browser_page, served
 def page_on_demo(demo_workspace):
     with served(demo_workspace.root) as url, browser_page() as page:
         page.goto(url)
+        page.get_by_role("tab", name="Clips").click()  # the app opens on the Filter tab
         page.wait_for_selector("#clips-table", timeout=30_000)
         yield page
 

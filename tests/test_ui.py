@@ -1,0 +1,259 @@
+"""The curation views: handlers called directly on a small workspace, then the app in a real browser on the
+scored demo (move a threshold, listen to a rejected clip, override, save, export, reload)."""
+from __future__ import annotations
+
+import io
+import json
+import warnings
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from curator import export_panel, filters, recipe_bar, review
+from curator.diff import word_diff_html
+from curator.map_view import VERDICT, map_figure
+from curator.session import Session
+from engine.recipe import KeepBest, Recipe, kept_mask, load_recipe, save_recipe, selection_summary
+from tests.browser import browser_page, served
+from tests.conftest import copy_workspace
+
+
+@pytest.fixture
+def session(tmp_workspace) -> Session:
+    """Handlers take a Session; its Gradio parts are not used outside a Blocks."""
+    return Session(tmp_workspace, tmp_workspace.table(), None, None, None, [])
+
+
+# ---- handlers ----
+
+def test_scale_covers_the_values_on_a_round_step():
+    s = filters.scale(np.array([0.337, 0.5, 0.959, np.nan]))
+    assert s.low <= 0.337 and s.high >= 0.959 and s.step == pytest.approx(0.005)
+    assert s.bound(s.low, "min") is None and s.bound(s.high, "max") is None and s.bound(0.6, "min") == 0.6
+    assert filters.scale(np.array([np.nan])).high > filters.scale(np.array([np.nan])).low
+
+
+def test_slider_handler_sets_bounds_and_recomputes_totals(session):
+    table = session.table
+    recipe, totals, figure, active = filters.set_bounds(table, Recipe(), "confidence", 0.6, 1e9)
+    assert recipe == Recipe().with_bounds("confidence", min=0.6)
+    expected = selection_summary(table, kept_mask(table, recipe))
+    assert f"Kept {expected['kept_clips']} clips" in totals and "WER of kept clips" in totals
+    assert [t.name for t in figure.data] == ["kept", "rejected"]
+    assert sum(figure.data[0].y) == expected["kept_clips"] and figure.layout.shapes[0].x0 == 0.6
+    assert "`confidence` ≥ 0.6" in active
+    assert filters.set_bounds(table, recipe, "confidence", -1e9, 1e9)[0] == Recipe()  # both ends: no filter
+
+
+def test_crossed_sliders_keep_the_recipe(session):
+    recipe = Recipe().with_bounds("confidence", min=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert filters.set_bounds(session.table, recipe, "confidence", 0.8, 0.7)[0] == recipe
+
+
+def test_options_handler_sets_keep_best_flagged_and_combine(session):
+    recipe = filters.set_options(session.table, Recipe(), "confidence", "any", True, "confidence", 50)[0]
+    assert recipe == Recipe(combine="any", include_flagged=True, keep_best=KeepBest("confidence", 50))
+    assert filters.set_options(session.table, recipe, "confidence", "all", False, filters.OFF, 50)[0] == Recipe()
+
+
+def test_controls_follow_a_loaded_recipe(session):
+    recipe = Recipe(keep_best=KeepBest("wer", 70), include_flagged=True).with_bounds("confidence", 0.5)
+    low, high, note, combine, flagged, best, percent, totals, _, _ = filters.all_controls(session.table, recipe, "confidence")
+    assert low.value == 0.5 and high.value == high.maximum and "higher is better" in note
+    assert (combine, flagged, best, percent) == ("all", True, "wer", 70)
+
+
+def test_review_page_lists_rejected_clips_worst_first_with_reasons(session):
+    recipe = Recipe().with_bounds("confidence", min=0.6)
+    frame, info, page = review.page_rows(session.table, recipe, "rejected", "confidence", "worst", 1)
+    rejected = session.table[~kept_mask(session.table, recipe)]
+    assert len(frame) == len(rejected) and info.startswith(f"{len(rejected)} rejected clips") and page == 1
+    values = frame["confidence"].dropna().to_numpy()
+    assert (np.diff(values) >= 0).all()
+    assert set(frame["why"]) <= {"fails confidence", "flagged: near-silent (-70 dBFS)"}
+    assert review.page_rows(session.table, recipe, "all", "wer", "best", 99)[2] == 1  # clamped to the last page
+
+
+def test_details_show_a_word_diff_and_scores(session):
+    clip_id = session.table["id"].iloc[0]
+    html = review.details_html(session.table, Recipe(), clip_id)
+    assert "Reference → pseudo-label" in html and "<del" in html and "<ins" in html and "confidence" in html
+
+
+def test_word_diff_marks_insertions_deletions_and_escapes():
+    html = word_diff_html("the cat sat on the <mat>", "The cat stood on the <mat>.")
+    assert html.startswith("The cat <del style") and ">sat</del>" in html and ">stood</ins>" in html
+    assert html.endswith(" on the &lt;mat&gt;.") and "<mat>" not in html
+
+
+def test_overrides_persist_without_saving_thresholds(session):
+    saved = save_recipe(session.ws, Recipe().with_bounds("wer", max=0.4))
+    clip_id = session.table["id"].iloc[2]
+    recipe, loaded, html = review.set_override(session, Recipe().with_bounds("confidence", 0.9), saved.fingerprint,
+                                               clip_id, "reject")
+    assert recipe.overrides == {clip_id: "reject"} and "reject (your override)" in html
+    assert load_recipe(session.ws) == Recipe(overrides={clip_id: "reject"}).with_bounds("wer", max=0.4)
+    recipe, loaded, _ = review.set_override(session, recipe, loaded, clip_id, None)
+    assert recipe.overrides == {} and load_recipe(session.ws).overrides == {}
+
+
+def test_override_errors_are_readable(session):
+    with pytest.raises(gr.Error, match="Choose a clip"):
+        review.set_override(session, Recipe(), "", None, "keep")
+    table = session.table.assign(status=["error"] + list(session.table["status"][1:]))
+    with pytest.raises(gr.Error, match="status error"):
+        review.set_override(Session(session.ws, table, None, None, None, []), Recipe(), "", table["id"][0], "keep")
+
+
+def test_save_reports_another_sessions_change_and_load_survives_a_broken_file(session):
+    _, loaded, _ = recipe_bar.load(session.ws, session.table)
+    save_recipe(session.ws, Recipe(include_flagged=True))  # another session
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded, notice = recipe_bar.save(session.ws, Recipe(), loaded)
+        assert "changed by another session" in notice
+        assert "Saved to" in recipe_bar.save(session.ws, Recipe(), loaded)[1]
+        session.ws.path("recipe.yaml").write_text("filters: {dnsmos: {min: 3}}")
+        recipe, _, notice = recipe_bar.load(session.ws, session.table)
+    assert recipe == Recipe() and "dnsmos, which this workspace has no scores for" in notice
+
+
+def test_export_handler_writes_and_refuses_bad_folders(session, tmp_path):
+    message = export_panel.run_export(session, Recipe(), "nemo", str(tmp_path / "out"))
+    assert "Exported **5 clips**" in message
+    assert len((tmp_path / "out" / "manifest.jsonl").read_text().splitlines()) == 5
+    with pytest.raises(gr.Error, match="folder"):
+        export_panel.run_export(session, Recipe(), "nemo", "  ")
+    with pytest.raises(gr.Error, match="keeps no clips"):
+        export_panel.run_export(session, Recipe().with_bounds("confidence", min=5), "nemo", str(tmp_path / "x"))
+
+
+def test_map_figure_colours_by_verdict_or_score(session):
+    table = session.table
+    points = pd.DataFrame({"id": table["id"], "x": np.arange(len(table), dtype=float), "y": 0.0})
+    rows = np.arange(len(table))
+    verdict = map_figure(table, points, rows, Recipe(), VERDICT)
+    assert [t.name for t in verdict.data] == ["kept", "rejected"] and len(verdict.data[1].x) == 1  # the flagged clip
+    assert list(map_figure(table, points, rows, Recipe(), "confidence").data[0].marker.color) == pytest.approx(
+        table["confidence"].tolist())
+
+
+def test_audio_map_writes_coordinates_for_clips_with_embeddings(tmp_workspace):
+    from engine.mapping import audio_map, read_map
+    from engine.workspace import write_array_atomic
+
+    n = len(tmp_workspace.read_scores())
+    embeddings = np.random.default_rng(0).normal(size=(n, 16)).astype(np.float16)
+    embeddings[1:3] = np.nan
+    write_array_atomic(tmp_workspace.path("embeddings/audio.npy"), embeddings)
+    with pytest.raises(ValueError, match="at least"):
+        audio_map(tmp_workspace)  # four clips with embeddings are too few
+    bigger = np.concatenate([embeddings] * 4)
+    scores = pd.concat([tmp_workspace.read_scores().assign(id=lambda t, k=k: t["id"] + f"-{k}") for k in range(4)])
+    tmp_workspace.write_scores(scores)
+    write_array_atomic(tmp_workspace.path("embeddings/audio.npy"), bigger)
+    points = audio_map(tmp_workspace, fit_rows=12)
+    assert len(points) == 4 * (n - 2) and np.isfinite(points[["x", "y"]].to_numpy()).all()
+    pd.testing.assert_frame_equal(read_map(tmp_workspace), points)
+
+
+# ---- in a browser ----
+
+@pytest.fixture(scope="module")
+def ui_workspace(demo_workspace, tmp_path_factory):
+    return copy_workspace(demo_workspace, tmp_path_factory.mktemp("ui") / "ws")
+
+
+@pytest.fixture(scope="module")
+def app_url(ui_workspace):
+    with served(ui_workspace.root) as url:
+        yield url
+
+
+@pytest.fixture
+def page(app_url):
+    with browser_page() as page:
+        page.goto(app_url)
+        page.wait_for_selector("#filter-plot .js-plotly-plot", timeout=60_000)
+        yield page
+
+
+def expected_kept(ws, recipe: Recipe) -> int:
+    table = ws.table()
+    return int(kept_mask(table, recipe).sum())
+
+
+def test_moving_the_threshold_updates_the_totals_and_histogram(page, ui_workspace, artifacts):
+    from playwright.sync_api import expect
+
+    expect(page.locator("#totals")).to_contain_text(f"Kept {expected_kept(ui_workspace, Recipe())} clips")
+    page.locator("#filter-min input[type=number]").fill("0.6")
+    kept = expected_kept(ui_workspace, Recipe().with_bounds("confidence", min=0.6))
+    expect(page.locator("#totals")).to_contain_text(f"Kept {kept} clips", timeout=10_000)
+    expect(page.locator("#active-filters")).to_contain_text("confidence ≥ 0.6")
+    page.locator("#filter-min input[type=range]").press("ArrowRight")  # a keyboard move of the slider itself
+    expect(page.locator("#active-filters")).to_contain_text("confidence ≥ 0.605", timeout=10_000)
+    page.screenshot(path=str(artifacts / "ui-filter.png"), full_page=True)
+
+
+def test_a_rejected_clip_plays_and_can_be_kept(page, ui_workspace, artifacts):
+    from playwright.sync_api import expect
+
+    page.locator("#filter-min input[type=number]").fill("0.6")
+    expect(page.locator("#totals")).to_contain_text(
+        f"Kept {expected_kept(ui_workspace, Recipe().with_bounds('confidence', min=0.6))} clips", timeout=10_000)
+    page.get_by_role("tab", name="Review").click()
+    page.locator("#review-table").get_by_text("fails confidence").first.click()
+    clip_id = page.locator("#review-details h3").inner_text(timeout=30_000).strip()
+    link = page.locator("#review-audio a.download-link")
+    link.wait_for(timeout=30_000)
+    samples, rate = sf.read(io.BytesIO(page.request.get(link.get_attribute("href")).body()))
+    duration = float(ui_workspace.read_scores().set_index("id").loc[clip_id, "duration"])
+    assert len(samples) / rate == pytest.approx(duration, abs=0.01)
+    expect(page.locator("#review-details")).to_contain_text("Reference → pseudo-label")
+    page.screenshot(path=str(artifacts / "ui-review.png"), full_page=True)
+    page.locator("#keep-clip").click()
+    expect(page.locator("#review-details")).to_contain_text("keep (your override)", timeout=10_000)
+    assert load_recipe(ui_workspace).overrides[clip_id] == "keep"
+    page.locator("#clear-override").click()
+    expect(page.locator("#review-details")).not_to_contain_text("your override", timeout=10_000)
+    assert clip_id not in load_recipe(ui_workspace).overrides
+
+
+def test_save_export_and_reload_restores_the_recipe(page, ui_workspace, artifacts):
+    from playwright.sync_api import expect
+
+    page.locator("#filter-min input[type=number]").fill("0.7")
+    recipe = Recipe().with_bounds("confidence", min=0.7)
+    expect(page.locator("#totals")).to_contain_text(f"Kept {expected_kept(ui_workspace, recipe)} clips", timeout=10_000)
+    page.locator("#save-recipe").click()
+    expect(page.locator("#recipe-notice")).to_contain_text("Saved to", timeout=10_000)
+    assert load_recipe(ui_workspace).filters == recipe.filters
+
+    page.get_by_role("tab", name="Export").click()
+    page.locator("#export-button").click()
+    expect(page.locator("#export-summary")).to_contain_text(f"Exported {expected_kept(ui_workspace, recipe)} clips",
+                                                            timeout=30_000)
+    manifest = ui_workspace.path("exports/nemo/manifest.jsonl").read_text().splitlines()
+    assert len(manifest) == expected_kept(ui_workspace, recipe) and "text" in json.loads(manifest[0])
+    page.screenshot(path=str(artifacts / "ui-export.png"), full_page=True)
+
+    page.reload()
+    page.wait_for_selector("#filter-plot .js-plotly-plot", timeout=60_000)
+    expect(page.locator("#filter-min input[type=number]")).to_have_value("0.7", timeout=10_000)
+    expect(page.locator("#totals")).to_contain_text(f"Kept {expected_kept(ui_workspace, recipe)} clips")
+    expect(page.locator("#recipe-notice")).to_contain_text("Loaded")
+
+
+def test_map_and_distill_tabs_explain_themselves(page):
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Map").click()
+    expect(page.locator("#map-missing")).to_contain_text("whisper-curator map")
+    page.get_by_role("tab", name="Distill").click()
+    expect(page.locator("#distill-button")).to_be_disabled()
