@@ -20,6 +20,9 @@ SLIDER_STEPS = 200
 KEPT_COLOUR, REJECTED_COLOUR, BOUND_COLOUR = "#2563eb", "#f97316", "#111827"
 OFF = "(off)"
 COMBINE_CHOICES = [("every filter (all)", "all"), ("at least one filter (any)", "any")]
+GRID = dict(gridcolor="#e5e7eb", zerolinecolor="#e5e7eb")
+PLOT_STYLE = dict(layout=dict(paper_bgcolor="white", plot_bgcolor="white", font=dict(color="#374151"),
+                              xaxis=GRID, yaxis=GRID))  # a small template: plotly_white costs ~15 ms per figure
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ def direction_note(table: pd.DataFrame, column: str) -> str:
 def histogram(values: np.ndarray, kept: np.ndarray, bounds: Bounds, column: str) -> go.Figure:
     """Stacked histogram of kept and rejected clips over one score, the bounds drawn as dashed lines."""
     finite = np.isfinite(values)
-    layout = dict(barmode="stack", bargap=0.05, height=300, template="plotly_white",
+    layout = dict(barmode="stack", bargap=0.05, height=300, template=PLOT_STYLE,
                   margin=dict(l=50, r=20, t=30, b=45), legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom", traceorder="normal"),
                   xaxis=dict(title=column), yaxis=dict(title="clips"))
     if not finite.any():
@@ -118,8 +121,9 @@ def set_bounds(table: pd.DataFrame, recipe: Recipe, column: str, low: float | No
     s = scale(column_values(table, column))
     low, high = s.bound(low, "min"), s.bound(high, "max")
     if low is not None and high is not None and low > high:
-        gr.Warning(f"The lower bound {low:g} is above the upper bound {high:g}; move one of them first.")
-        return recipe, *recipe_views(table, recipe, column)
+        totals, figure, active = recipe_views(table, recipe, column)
+        warning = f"⚠ **Not applied:** the lower bound {low:g} is above the upper bound {high:g}; move one of them.\n\n"
+        return recipe, totals, figure, warning + active
     recipe = recipe.with_bounds(column, low, high)
     return recipe, *recipe_views(table, recipe, column)
 
@@ -127,7 +131,8 @@ def set_bounds(table: pd.DataFrame, recipe: Recipe, column: str, low: float | No
 def set_options(table: pd.DataFrame, recipe: Recipe, column: str, combine: str, include_flagged: bool,
                 best_column: str, best_percent: float) -> tuple:
     """Combine mode, flagged clips and keep-best %, and the views."""
-    best = KeepBest(best_column, best_percent) if best_column and best_column != OFF else None
+    percent = min(max(float(best_percent or 1), 1.0), 100.0)  # the slider's number box accepts anything
+    best = KeepBest(best_column, percent) if best_column and best_column != OFF else None
     recipe = replace(recipe, combine=combine, include_flagged=bool(include_flagged), keep_best=best)
     return recipe, *recipe_views(table, recipe, column)
 
@@ -204,7 +209,7 @@ def build(table: pd.DataFrame) -> FilterTab:
 def wire(tab: FilterTab, session: Session) -> None:
     """Connect the tab's controls: every change recomputes the recipe's views from the whole table."""
     table, recipe = session.table, session.recipe
-    fast = dict(show_progress="hidden", trigger_mode="always_last")
+    fast = dict(show_progress="hidden", trigger_mode="always_last", queue=False)
     tab.column.input(lambda r, c: column_controls(table, r, c), [recipe, tab.column], [tab.low, tab.high, tab.note, tab.plot])
     for slider in (tab.low, tab.high):
         slider.input(lambda r, c, low, high: set_bounds(table, r, c, low, high), [recipe, tab.column, tab.low, tab.high],

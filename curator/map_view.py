@@ -19,7 +19,7 @@ VERDICT = "kept / rejected"
 def map_figure(table: pd.DataFrame, points: pd.DataFrame, rows: np.ndarray, recipe: Recipe, colour: str) -> go.Figure:
     """Scattergl of the map; `rows` are the table positions of `points`."""
     ids = points["id"].to_numpy()
-    layout = dict(height=560, template="plotly_white", margin=dict(l=20, r=20, t=30, b=20), legend=dict(orientation="h"),
+    layout = dict(height=560, template=filters.PLOT_STYLE, margin=dict(l=20, r=20, t=30, b=20), legend=dict(orientation="h"),
                   xaxis=dict(showticklabels=False, title=""), yaxis=dict(showticklabels=False, title=""))
     if colour == VERDICT:
         kept = kept_mask(table, recipe)[rows]

@@ -28,18 +28,20 @@ def page_rows(table: pd.DataFrame, recipe: Recipe, show: str, sort: str, order: 
     subset = np.flatnonzero(~mask if show == "rejected" else mask if show == "kept" else np.ones(len(table), bool))
     values = filters.column_values(table, sort)[subset]
     ascending = higher_is_better(sort) == (order == "worst")
-    ranked = subset[np.argsort(values if ascending else -values, kind="stable")]
-    pages = max(1, math.ceil(len(ranked) / PAGE_SIZE))
+    order = np.argsort(values if ascending else -values, kind="stable")
+    pages = max(1, math.ceil(len(order) / PAGE_SIZE))
     page = min(max(int(page or 1), 1), pages)
-    rows = ranked[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    on_page = order[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    rows = subset[on_page]
+    page_table = table.iloc[rows]
     frame = pd.DataFrame({
-        "id": table["id"].to_numpy()[rows],
+        "id": page_table["id"].to_numpy(),
         "why": explain(table, recipe, rows),
-        sort: filters.column_values(table, sort)[rows].round(3),
-        "duration": filters.column_values(table, "duration")[rows].round(2),
-        "pseudo_label": table["pseudo_label"].astype(object).to_numpy()[rows],
+        sort: values[on_page].round(3),
+        "duration": filters.column_values(page_table, "duration").round(2),
+        "pseudo_label": page_table["pseudo_label"].astype(object).to_numpy(),
     })
-    return frame, f"{len(ranked)} {show} clips · page {page} of {pages}", page
+    return frame, f"{len(order)} {show} clips · page {page} of {pages}", page
 
 
 def details_html(table: pd.DataFrame, recipe: Recipe, clip_id: str) -> str:

@@ -194,7 +194,7 @@ def kept_mask(table: pd.DataFrame, recipe: Recipe) -> np.ndarray:
 def explain(table: pd.DataFrame, recipe: Recipe, rows: Sequence[int]) -> list[str]:
     """A few words per row (positions in `table`, e.g. one page of a list) on why it is kept or rejected."""
     passes, kept = filter_passes(table, recipe), kept_mask(table, recipe)
-    status, reason, ids = (table[c].to_numpy()[rows] for c in ("status", "reason", "id"))
+    status, reason, ids = (table[c].iloc[rows].to_numpy() for c in ("status", "reason", "id"))
     words = []
     for i, row in enumerate(rows):
         override = recipe.overrides.get(ids[i])

@@ -50,9 +50,8 @@ def test_slider_handler_sets_bounds_and_recomputes_totals(session):
 
 def test_crossed_sliders_keep_the_recipe(session):
     recipe = Recipe().with_bounds("confidence", min=0.5)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert filters.set_bounds(session.table, recipe, "confidence", 0.8, 0.7)[0] == recipe
+    same, _, _, active = filters.set_bounds(session.table, recipe, "confidence", 0.8, 0.7)
+    assert same == recipe and active.startswith("⚠ **Not applied:** the lower bound 0.8 is above")
 
 
 def test_options_handler_sets_keep_best_flagged_and_combine(session):
