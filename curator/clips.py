@@ -11,11 +11,12 @@ from engine.workspace import Workspace
 
 STATUS_CHOICES = ["all", "ok", "flagged", "error"]
 TEXT_COLUMNS = ["id", "status", "reason", "duration", "lang", "pseudo_label", "text"]
+MAX_ROWS = 1000  # the table ships to the browser whole; the Review tab pages through any number of clips
 
 
 def visible_rows(table: pd.DataFrame, status: str) -> pd.DataFrame:
-    """The rows to list for a status filter, with text columns first and scores rounded."""
-    rows = table if status == "all" else table[table["status"] == status]
+    """The first MAX_ROWS rows to list for a status filter, with text columns first and scores rounded."""
+    rows = (table if status == "all" else table[table["status"] == status]).head(MAX_ROWS)
     numeric = ["duration"] + score_columns(rows)
     columns = [c for c in TEXT_COLUMNS if c in rows and not (c == "reason" and (rows[c] == "").all())]
     return rows[columns + numeric[1:]].astype({c: "float64" for c in numeric}).round(3)
@@ -47,7 +48,8 @@ def build(ws: Workspace, table: pd.DataFrame) -> None:
     with gr.Row():
         status = gr.Radio(STATUS_CHOICES, value="all", label="Show", elem_id="status-filter", scale=3)
     clips = gr.Dataframe(visible_rows(table, "all"), interactive=False, wrap=True, max_height=420,
-                         label="Clips (choose a row to listen)", elem_id="clips-table")
+                         label=f"Clips (choose a row to listen; the first {MAX_ROWS} of each status)"
+                         if len(table) > MAX_ROWS else "Clips (choose a row to listen)", elem_id="clips-table")
     with gr.Row():
         audio = gr.Audio(label="Clip", interactive=False, elem_id="clip-audio", scale=1)
         details = gr.Markdown("Choose a clip in the table to hear it and see its scores.", elem_id="clip-details")
