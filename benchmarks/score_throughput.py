@@ -7,6 +7,10 @@
       (c-fit) the same with `--window fit` (encoder window fitted to the clip instead of 30 s)
 
     python benchmarks/score_throughput.py [--clips 24] [--threads 2] [--skip-naive]
+
+faster-whisper 1.2.1 runs the encoder twice per file when it detects the language (once in
+`detect_language`, once for the segment); (c) runs it once and batches decoding. Both pad every clip to
+Whisper's 30 s window, which is most of the remaining cost: (c-fit) shortens it (see window_quality.py).
 """
 from __future__ import annotations
 
