@@ -3,6 +3,8 @@ it, shows its label against the reference word by word, its scores, and lets the
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from html import escape
 
 import gradio as gr
@@ -32,16 +34,19 @@ def page_rows(table: pd.DataFrame, recipe: Recipe, show: str, sort: str, order: 
     pages = max(1, math.ceil(len(order) / PAGE_SIZE))
     page = min(max(int(page or 1), 1), pages)
     on_page = order[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-    rows = subset[on_page]
-    page_table = table.iloc[rows]
-    frame = pd.DataFrame({
-        "id": page_table["id"].to_numpy(),
+    return clip_rows(table, recipe, subset[on_page], sort), f"{len(order)} {show} clips · page {page} of {pages}", page
+
+
+def clip_rows(table: pd.DataFrame, recipe: Recipe, rows: np.ndarray, column: str) -> pd.DataFrame:
+    """The listed clips at table positions `rows`: id first (what choosing a row opens), why, `column`, label."""
+    listed = table.iloc[rows]
+    return pd.DataFrame({
+        "id": listed["id"].to_numpy(),
         "why": explain(table, recipe, rows),
-        sort: values[on_page].round(3),
-        "duration": filters.column_values(page_table, "duration").round(2),
-        "pseudo_label": page_table["pseudo_label"].astype(object).to_numpy(),
+        column: filters.column_values(listed, column).round(3),
+        "duration": filters.column_values(listed, "duration").round(2),
+        "pseudo_label": listed["pseudo_label"].astype(object).to_numpy(),
     })
-    return frame, f"{len(order)} {show} clips · page {page} of {pages}", page
 
 
 def details_html(table: pd.DataFrame, recipe: Recipe, clip_id: str) -> str:
@@ -62,6 +67,50 @@ def details_html(table: pd.DataFrame, recipe: Recipe, clip_id: str) -> str:
     scores = [f"<code>{escape(c)}</code>&nbsp;{row[c]:.3f}" for c in score_columns(table) if pd.notna(row[c])]
     parts.append("<p><b>Scores:</b> " + (" · ".join(scores) or "none") + "</p>")
     return "\n".join(parts)
+
+
+def open_clip(table: pd.DataFrame, recipe: Recipe, clip_id: str | None) -> tuple[tuple[int, np.ndarray] | None, str]:
+    """The player's audio and the details of `clip_id` (the empty panel when none is chosen)."""
+    if not clip_id:
+        return None, EMPTY_DETAILS
+    if not (table["id"] == clip_id).any():
+        raise gr.Error(f"No clip {clip_id!r} in this workspace.")
+    audio = clip_audio(table, clip_id)
+    note = "" if audio is not None else "<p><i>This clip's audio cannot be played (see its status).</i></p>"
+    return audio, details_html(table, recipe, clip_id) + note
+
+
+def chosen_id(event: gr.SelectData) -> str:
+    """The id of the row chosen in a clip list (`clip_rows` puts it first)."""
+    return event.row_value[0]
+
+
+@dataclass
+class Player:
+    """The chosen clip's id, audio and details under a clip list."""
+
+    clip_id: gr.Textbox
+    audio: gr.Audio
+    details: gr.HTML
+
+
+def player(prefix: str, buttons: Callable[[], None] | None = None, hint: str = EMPTY_DETAILS) -> Player:
+    """Lay out a player; `buttons` (a callable) adds controls under the audio, `hint` fills the empty details."""
+    with gr.Row():
+        with gr.Column(scale=1):
+            clip_id = gr.Textbox(label="Chosen clip", interactive=False, elem_id=f"{prefix}-clip-id")
+            audio = gr.Audio(label="Clip", interactive=False, elem_id=f"{prefix}-audio")
+            if buttons:
+                buttons()
+        details = gr.HTML(hint, elem_id=f"{prefix}-details")
+    return Player(clip_id, audio, details)
+
+
+def wire_player(session: Session, rows: gr.Dataframe, shown: Player, api_name: str) -> None:
+    """Choosing a row of `rows` plays the clip and shows its details; `api_name` opens a clip by id."""
+    rows.select(chosen_id, None, shown.clip_id, api_visibility="private").then(
+        lambda recipe, clip_id: open_clip(session.table, recipe, clip_id), [session.recipe, shown.clip_id],
+        [shown.audio, shown.details], api_name=api_name)
 
 
 def set_override(session: Session, recipe: Recipe, loaded: str, clip_id: str | None, action: str | None) -> tuple[Recipe, str, str]:
@@ -96,15 +145,15 @@ def build(session: Session, tab: gr.Tab) -> None:
         following = gr.Button("Next page →", size="sm", elem_id="review-next", scale=0, min_width=150)
         info = gr.Markdown(elem_id="review-info")
     page = gr.State(1)
-    chosen = gr.State(None)
-    with gr.Row():
-        with gr.Column(scale=1):
-            audio = gr.Audio(label="Clip", interactive=False, elem_id="review-audio")
-            with gr.Row():
-                keep = gr.Button("Keep", variant="primary", elem_id="keep-clip")
-                reject = gr.Button("Reject", variant="stop", elem_id="reject-clip")
-                clear = gr.Button("Clear override", elem_id="clear-override")
-        details = gr.HTML(EMPTY_DETAILS, elem_id="review-details")
+    buttons = {}
+
+    def override_buttons():
+        with gr.Row():
+            buttons["keep"] = gr.Button("Keep", variant="primary", elem_id="keep-clip")
+            buttons["reject"] = gr.Button("Reject", variant="stop", elem_id="reject-clip")
+            buttons[None] = gr.Button("Clear override", elem_id="clear-override")
+
+    shown = player("review", override_buttons)
 
     listing = [show, sort, order]
 
@@ -120,13 +169,7 @@ def build(session: Session, tab: gr.Tab) -> None:
     following.click(turn(+1), [session.recipe, *listing, page], [rows, info, page])
     tab.select(refresh, [session.recipe, *listing, page], [rows, info, page])
 
-    def choose(recipe, event: gr.SelectData):
-        clip_id = event.row_value[0]
-        audio_value = clip_audio(table, clip_id)
-        note = "" if audio_value is not None else "<p><i>This clip's audio cannot be played (see its status).</i></p>"
-        return clip_id, audio_value, details_html(table, recipe, clip_id) + note
-
-    rows.select(choose, session.recipe, [chosen, audio, details])
+    wire_player(session, rows, shown, "review_details")
 
     def overrider(action):
         def override(recipe, loaded, clip_id, column, show, sort, order, number):
@@ -135,6 +178,6 @@ def build(session: Session, tab: gr.Tab) -> None:
                     *page_rows(table, recipe, show, sort, order, number))
         return override
 
-    for button, action in ((keep, "keep"), (reject, "reject"), (clear, None)):
-        button.click(overrider(action), [session.recipe, session.loaded, chosen, session.column, *listing, page],
-                     [session.recipe, session.loaded, details, *session.views, rows, info, page])
+    for action, button in buttons.items():
+        button.click(overrider(action), [session.recipe, session.loaded, shown.clip_id, session.column, *listing, page],
+                     [session.recipe, session.loaded, shown.details, *session.views, rows, info, page])

@@ -14,11 +14,12 @@ import soundfile as sf
 
 from curator import export_panel, filters, recipe_bar, review
 from curator.diff import word_diff_html
-from curator.map_view import VERDICT, map_figure
+from curator.map_view import MAX_LISTED, VERDICT, drawn_sample, map_figure, select_points
 from curator.session import Session
 from engine.recipe import KeepBest, Recipe, kept_mask, load_recipe, save_recipe, selection_summary
 from tests.browser import browser_page, served
 from tests.conftest import copy_workspace
+from tests.test_ui_client import workspace_with_map
 
 
 @pytest.fixture
@@ -140,6 +141,20 @@ def test_map_figure_colours_by_verdict_or_score(session):
     assert [t.name for t in verdict.data] == ["kept", "rejected"] and len(verdict.data[1].x) == 1  # the flagged clip
     assert list(map_figure(table, points, rows, Recipe(), "confidence").data[0].marker.color) == pytest.approx(
         table["confidence"].tolist())
+    assert list(drawn_sample(3, limit=4)) == [0, 1, 2]
+    sample = drawn_sample(100, limit=10)  # a big map draws a fixed sample; selections still cover every clip
+    assert len(set(sample)) == 10 and list(sample) == sorted(sample) and list(drawn_sample(100, limit=10)) == list(sample)
+
+
+def test_map_selection_lists_at_most_the_most_doubtful_clips(session):
+    table = pd.concat([session.table] * 50, ignore_index=True).assign(id=lambda t: [f"c{i}" for i in range(len(t))])
+    points = pd.DataFrame({"id": table["id"], "x": np.arange(len(table), dtype=float), "y": 0.0})
+    everything = '{"box": {"x": [0, 1e9], "y": [-1, 1]}}'
+    frame, info = select_points(table, points, np.arange(len(table)), Recipe(), VERDICT, everything)
+    assert len(frame) == MAX_LISTED and info.startswith(f"**{len(table)} clips selected** (the {MAX_LISTED} most doubtful")
+    assert frame["confidence"].is_monotonic_increasing
+    with pytest.raises(gr.Error, match="map selection"):
+        select_points(table, points, np.arange(len(table)), Recipe(), VERDICT, "{not json")
 
 
 def test_audio_map_writes_coordinates_for_clips_with_embeddings(tmp_workspace):
@@ -256,3 +271,26 @@ def test_map_and_distill_tabs_explain_themselves(page):
     expect(page.locator("#map-missing")).to_contain_text("whisper-curator map")
     page.get_by_role("tab", name="Distill").click()
     expect(page.locator("#distill-button")).to_be_disabled()
+
+
+def test_box_selecting_points_on_the_map_lists_them_and_plays_one(tmp_path, artifacts):
+    from playwright.sync_api import expect
+
+    ws = workspace_with_map(tmp_path / "ws")  # clip-c{i} at x = i, y = i % 3
+    with served(ws.root) as url, browser_page() as page:
+        page.goto(url)
+        page.get_by_role("tab", name="Map").click()
+        area = page.locator("#map-plot .js-plotly-plot .nsewdrag").first
+        area.wait_for(timeout=30_000)
+        box = area.bounding_box()  # the plot's default drag is a box selection; x up to about 2.5: c0 to c2
+        page.mouse.move(box["x"] + 5, box["y"] + 5)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] - 5, steps=8)
+        page.mouse.up()
+        expect(page.locator("#map-info")).to_contain_text("3 clips selected", timeout=15_000)
+        for clip_id in ("clip-c0", "clip-c1", "clip-c2"):
+            expect(page.locator("#map-table")).to_contain_text(clip_id)
+        page.locator('#map-table >> text="clip-c2" >> visible=true').first.click()
+        expect(page.locator("#map-details h3")).to_have_text("clip-c2", timeout=15_000)
+        page.locator("#map-audio a.download-link").wait_for(timeout=15_000)
+        page.screenshot(path=str(artifacts / "ui-map.png"), full_page=True)
