@@ -211,9 +211,9 @@ def wire(tab: FilterTab, session: Session) -> None:
     table, recipe = session.table, session.recipe
     fast = dict(show_progress="hidden", trigger_mode="always_last", queue=False)
     tab.column.input(lambda r, c: column_controls(table, r, c), [recipe, tab.column], [tab.low, tab.high, tab.note, tab.plot])
-    for slider in (tab.low, tab.high):
+    for end, slider in (("lower", tab.low), ("upper", tab.high)):
         slider.input(lambda r, c, low, high: set_bounds(table, r, c, low, high), [recipe, tab.column, tab.low, tab.high],
-                     [recipe, *session.views], **fast)
+                     [recipe, *session.views], api_name=f"set_{end}_bound", **fast)
     for option in tab.options:
         option.input(lambda r, c, *values: set_options(table, r, c, *values), [recipe, tab.column, *tab.options],
                      [recipe, *session.views], **fast)

@@ -38,16 +38,9 @@ def client(map_workspace):
         yield Client(url, verbose=False)
 
 
-def slider_endpoint(client) -> str:
-    """The lower-bound slider's event (filters.wire gives it no api_name): the first taking both bounds."""
-    endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
-    return next(name for name, info in endpoints.items()
-                if [p["label"] for p in info["parameters"]][1:] == ["Keep clips with ≥", "Keep clips with ≤"])
-
-
 def test_threshold_slider_changes_the_totals_and_the_session_recipe(client, map_workspace):
     table = map_workspace.table()
-    endpoint = slider_endpoint(client)
+    endpoint = "/set_lower_bound"
     before = client.predict("confidence", 0.0, 10.0, api_name=endpoint)[0]
     assert f"Kept {int(kept_mask(table, Recipe()).sum())} clips" in before
     totals, _, active = client.predict("confidence", 0.6, 10.0, api_name=endpoint)
