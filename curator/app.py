@@ -20,8 +20,7 @@ TITLE = "Whisper Curator"
 def build_app(workspace: str | Path) -> gr.Blocks:
     """The whole app over one workspace folder."""
     ws = Workspace(workspace)
-    if not ws.path("scores.parquet").is_file():
-        raise FileNotFoundError(f"{ws.root} has no scores.parquet; run `whisper-curator score INPUT --workspace {workspace}`")
+    ws.require_scores()
     table = ws.table()
     with gr.Blocks(title=TITLE) as app:
         gr.Markdown(f"# {TITLE}\n`{ws.root}`")

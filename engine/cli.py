@@ -51,8 +51,7 @@ def _export(args: argparse.Namespace) -> None:
     from engine.workspace import Workspace
 
     ws = Workspace(args.workspace)
-    if not ws.path("scores.parquet").is_file():
-        raise FileNotFoundError(f"{ws.root} has no scores.parquet; run `whisper-curator score INPUT --workspace {args.workspace}` first")
+    ws.require_scores()
     recipe, _ = read_recipe(ws, args.recipe)
     print(export(ws, recipe, args.format, args.out).line())
 

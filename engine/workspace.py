@@ -90,6 +90,11 @@ class Workspace:
     def read_scores(self) -> pd.DataFrame:
         return pd.read_parquet(self.path(SCORES))
 
+    def require_scores(self) -> None:
+        """Raise a readable error when the workspace has not been scored yet."""
+        if not self.path(SCORES).is_file():
+            raise FileNotFoundError(f"{self.root} has no {SCORES}; run `whisper-curator score INPUT --workspace {self.root}` first")
+
     def table(self) -> pd.DataFrame:
         """Scores joined with the manifest's audio path and reference text, one row per clip."""
         scores = self.read_scores()
