@@ -152,7 +152,10 @@ def merge_workspace(workspace: str | Path) -> pd.DataFrame:
 def merge_shards(ws: Workspace, paths: list[Path]) -> pd.DataFrame:
     """Concatenate shards in manifest order into scores.parquet and embeddings/audio.npy."""
     table = pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
-    embeddings = np.concatenate([np.load(p.with_suffix(".npy")) for p in paths])
+    parts = [np.load(p.with_suffix(".npy")) for p in paths]
+    dim = max(part.shape[1] for part in parts)  # a shard the teacher never ran on has width 0
+    embeddings = np.concatenate([part if part.shape[1] == dim else np.full((len(part), dim), np.nan, np.float16)
+                                 for part in parts])
     write_array_atomic(ws.path(EMBEDDINGS) / "audio.npy", embeddings)
     ws.write_scores(table)
     return table
@@ -225,8 +228,9 @@ def _table(clips: list[Clip], loaded: list[Audio | str], outputs: dict[int, Teac
         hyps = [o.text if o else "" for o in labelled]
         table["wer"] = reference_wer.wer(refs, hyps, list(table["lang"]))
         table["cer"] = reference_wer.cer(refs, hyps, list(table["lang"]))
+    missing = pd.Series(np.nan, index=table.index)  # a shard of unreadable clips has no audio columns
     table[["status", "reason"]] = [_status(item, out, clip_share, level) for item, out, clip_share, level in
-                                   zip(loaded, labelled, table["clipping"], table["rms_db"])]
+                                   zip(loaded, labelled, table.get("clipping", missing), table.get("rms_db", missing))]
     return table
 
 

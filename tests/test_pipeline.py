@@ -135,3 +135,18 @@ def test_shard_names_change_with_the_clips(tmp_path):
     a = pipeline.shard_paths(ws, [Clip("a", "/a")], ScoreOptions(), TeacherOptions())
     b = pipeline.shard_paths(ws, [Clip("b", "/b")], ScoreOptions(), TeacherOptions())
     assert a != b
+
+
+def test_a_shard_of_only_unreadable_clips_merges_with_the_rest(tmp_path):
+    from tests.conftest import dummy_clip
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a_empty.wav").write_bytes(b"")
+    dummy_clip(tmp_path / "in", "b_tone.wav")
+    summary = score(tmp_path / "in", tmp_path / "ws", options=ScoreOptions(shard_size=1))
+    assert summary.merged and summary.status_counts["error"] == 1
+    ws = Workspace(tmp_path / "ws")
+    table = ws.read_scores()
+    assert list(table["status"])[0] == "error" and "empty" in table["reason"][0]
+    embeddings = np.load(ws.path(EMBEDDINGS) / "audio.npy")
+    assert embeddings.shape == (2, 512) and np.isnan(embeddings[0]).all() and np.isfinite(embeddings[1]).all()
