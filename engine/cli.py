@@ -6,14 +6,21 @@ import os
 import sys
 from collections.abc import Callable
 
+from engine.extras import EXTRAS
 from engine.mapping import FIT_ROWS
 from engine.teacher import MAX_LABEL_TOKENS, TeacherOptions
 
 
 def _score(args: argparse.Namespace) -> None:
+    from engine.extras import ExtraOptions, add_scores, extra_names
     from engine.pipeline import ScoreOptions, score
     from engine.progress import progress_bar
+    from engine.workspace import Workspace
 
+    extras = extra_names(args.add)
+    workspace = args.workspace or (args.input if Workspace(args.input).exists else None)
+    if workspace is None:
+        raise ValueError(f"{args.input} is not a workspace; say where to write one with --workspace")
     rank, world = _rank_and_world(args)
     teacher = TeacherOptions(
         teacher=args.teacher, backend=args.backend, device=args.device, compute_type=args.compute_type, threads=args.threads,
@@ -21,8 +28,14 @@ def _score(args: argparse.Namespace) -> None:
     )
     options = ScoreOptions(shard_size=args.shard_size, num_shards=world, shard_index=rank)
     with progress_bar(f"scoring (rank {rank}/{world})" if world > 1 else "scoring") as progress:
-        summary = score(args.input, args.workspace, teacher, options, progress)
+        summary = score(args.input, workspace, teacher, options, progress)
     print(summary.line())
+    if extras and summary.merged:
+        extra = ExtraOptions(device=args.device, threads=args.threads, batch_size=args.batch_size, proxy=args.proxy,
+                             lm=args.lm)
+        with progress_bar(f"adding {', '.join(extras)}") as progress:
+            table = add_scores(workspace, extras, extra, args.shard_size, progress=progress)
+        print(f"added {', '.join(extras)} to {int(table['pseudo_label'].notna().sum())} labelled clips")
 
 
 def _rank_and_world(args: argparse.Namespace) -> tuple[int, int]:
@@ -73,11 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    score = _command(commands, "score", _score, "Transcribe INPUT with the teacher and score every clip into a workspace.")
+    score = _command(commands, "score", _score, "Transcribe INPUT with the teacher and score every clip into a "
+                     "workspace; give a scored workspace as INPUT to resume it or --add scores to it.")
     score.add_argument("input", help="a folder of audio files (wav/flac/mp3/ogg), a NeMo JSONL manifest "
                        "(audio_filepath, duration, optional text and lang), a CSV with those columns, "
                        "or a Hugging Face dataset saved with save_to_disk")
-    score.add_argument("--workspace", "-w", required=True, help="workspace folder to create or resume")
+    score.add_argument("--workspace", "-w", default=None, help="workspace folder to create or resume "
+                       "(default: INPUT, when INPUT is a workspace)")
+    score.add_argument("--add", default="default", help="extra score groups, comma-separated: "
+                       f"{', '.join(f'{n} ({e.help})' for n, e in EXTRAS.items())}; or default "
+                       f"({','.join(n for n, e in EXTRAS.items() if e.default)}), all, none")
+    score.add_argument("--proxy", default=None, help="proxy ASR for the proxy scores: a transformers model id "
+                       "or folder (e.g. a wav2vec2 or SeamlessM4T checkpoint); default: the bundled one")
+    score.add_argument("--lm", default=None, help="causal language model for lm_nll: a transformers model id "
+                       "or folder; default: the bundled Gemma-3 270M")
     score.add_argument("--teacher", default=None, help="CTranslate2 folder, Hugging Face folder or hub id; "
                        "default: the bundled Whisper base")
     score.add_argument("--backend", default="ct2", choices=["ct2", "torch"], help="ct2: CTranslate2, fastest "

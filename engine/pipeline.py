@@ -20,6 +20,7 @@ import pandas as pd
 
 from engine.atomic import remove_stale_temporaries, write_text_atomic
 from engine.audio import MAX_SECONDS, MIN_SECONDS, Audio, AudioError, load_audio, usability_problem
+from engine.extras import merge_extras
 from engine.ingest import read_input
 from engine.progress import Progress
 from engine.scores import (
@@ -28,7 +29,7 @@ from engine.scores import (
 )
 from engine.teacher import Teacher, TeacherOptions, TeacherOutput, load_teacher
 from engine.vad import frame_speech_probs
-from engine.workspace import EMBEDDINGS, SHARDS, Clip, Workspace, write_array_atomic, write_table_atomic
+from engine.workspace import EMBEDDINGS, MANIFEST, SHARDS, Clip, Workspace, write_array_atomic, write_table_atomic
 
 PLAN = "plan.json"  # the shard file names of the current manifest, in order
 CLIPPED_SHARE = 0.01  # flag clips with more than 1 % of samples at full scale
@@ -66,7 +67,10 @@ class Summary:
 
 
 def ingest(source: str | Path, ws: Workspace) -> list[Clip]:
-    """Read `source` into the workspace manifest (rewritten only when it changed)."""
+    """Read `source` into the workspace manifest (rewritten only when it changed); `source` may
+    be the workspace itself, to resume or add scores."""
+    if ws.exists and Path(source).expanduser().resolve() in (ws.root, ws.path(MANIFEST)):
+        return ws.read_clips()
     clips = read_input(source, ws.path("audio"))
     if not clips:
         raise ValueError(f"no audio clips found in {source}")
@@ -157,8 +161,7 @@ def merge_shards(ws: Workspace, paths: list[Path]) -> pd.DataFrame:
     embeddings = np.concatenate([part if part.shape[1] == dim else np.full((len(part), dim), np.nan, np.float16)
                                  for part in parts])
     write_array_atomic(ws.path(EMBEDDINGS) / "audio.npy", embeddings)
-    ws.write_scores(table)
-    return table
+    return merge_extras(ws, table)
 
 
 def _load(clip: Clip) -> Audio | str:

@@ -1,0 +1,234 @@
+"""Extra scores: scores that need their own model or a second look at the audio, added to a scored workspace.
+
+An extra is a named group (`whisper-curator score WS --add proxy,lm`): a loader that builds a
+`Scorer` once per run, and the columns it writes (declared, with their direction, by a module in
+`engine/scores/`). Work is sharded like the teacher pass, under `shards/extras/<name>/`: a shard's
+name hashes its clips' ids and pseudo-labels and the extra's model, so a rerun skips finished
+shards and a changed label is scored again. Every merge joins the finished shards that match the
+current labels into `scores.parquet`, then recomputes `combined`.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from engine.atomic import remove_stale_temporaries, write_text_atomic
+from engine.audio import load_audio
+from engine.progress import Progress
+from engine.scores import combined
+from engine.workspace import EMBEDDINGS, SHARDS, Workspace, write_array_atomic, write_table_atomic
+
+EXTRAS_DIR = f"{SHARDS}/extras"
+PLAN = "plan.json"  # the extra's fingerprint and shard size, so merges find its shards
+
+
+@dataclass(frozen=True)
+class ExtraOptions:
+    """Where extra models run and which ones; `None` picks the offline default."""
+
+    device: str = "auto"  # auto, cpu or cuda
+    threads: int = 0  # CPU threads (0 = all cores)
+    batch_size: int = 8  # clips per scorer call
+    proxy: str | None = None  # proxy ASR: a transformers model id or folder
+    lm: str | None = None  # causal language model: a transformers model id or folder
+
+
+@dataclass
+class Batch:
+    """What a scorer sees: clips the teacher labelled, their 16 kHz audio, label and language."""
+
+    ids: list[str]
+    samples: list[np.ndarray]
+    labels: list[str]  # the teacher's pseudo-label ("" when the no-speech rule emptied it)
+    langs: list[str]  # the clip's language (stated by the input, else detected by the teacher)
+
+
+Scorer = Callable[[Batch], dict[str, np.ndarray]]
+"""Returns one (N,) array per column (object arrays for text), or (N, d) for an embedding."""
+
+
+@dataclass(frozen=True)
+class Extra:
+    name: str  # what `--add` takes
+    loader: str  # "module:function", called with ExtraOptions, returns a Scorer; imported only when used
+    columns: tuple[str, ...]  # columns (and embeddings) the scorer returns
+    help: str
+    default: bool = False  # run by `score` unless --add says otherwise
+    model_option: str | None = None  # the ExtraOptions field that picks its model, part of the shard key
+
+    def fingerprint(self, options: ExtraOptions) -> str:
+        return json.dumps([self.name, getattr(options, self.model_option) if self.model_option else None])
+
+    def load(self, options: ExtraOptions) -> Scorer:
+        module, function = self.loader.split(":")
+        return getattr(importlib.import_module(module), function)(options)
+
+
+EXTRAS: dict[str, Extra] = {e.name: e for e in (
+    Extra("truncation", "engine.extras:truncation_scorer", ("truncation",), default=True,
+          help="speech at the clip's first/last 100 ms (Silero VAD): a clip cut mid-word"),
+)}
+EMBEDDING_COLUMNS = {"text_embedding": "text"}  # scorer output → embeddings/<name>.npy
+
+
+def extra_names(spec: str) -> list[str]:
+    """`--add` value → extra names: a comma list, `default`, `all` or `none`."""
+    names: list[str] = []
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        if part == "all":
+            names += list(EXTRAS)
+        elif part == "default":
+            names += [n for n, e in EXTRAS.items() if e.default]
+        elif part == "none":
+            continue
+        elif part in EXTRAS:
+            names.append(part)
+        else:
+            raise ValueError(f"unknown score group {part!r}; choose from {', '.join(EXTRAS)}, default, all, none")
+    return list(dict.fromkeys(names))
+
+
+def scorable(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows an extra scores: those the teacher labelled (readable audio of a usable length)."""
+    return table[table["pseudo_label"].notna()]
+
+
+def shard_paths(ws: Workspace, extra: str, fingerprint: str, rows: pd.DataFrame, shard_size: int) -> list[Path]:
+    """One path per `shard_size` rows, named by a hash of their ids, labels and the extra's model."""
+    folder = ws.path(EXTRAS_DIR) / extra
+    paths = []
+    for start in range(0, len(rows), shard_size):
+        part = rows.iloc[start : start + shard_size]
+        text = fingerprint + "\n".join(part["id"] + "\t" + part["pseudo_label"].astype(str))
+        paths.append(folder / f"{start // shard_size:05d}-{hashlib.sha1(text.encode()).hexdigest()[:12]}.parquet")
+    return paths
+
+
+def add_scores(
+    workspace: str | Path,
+    names: Iterable[str],
+    options: ExtraOptions = ExtraOptions(),
+    shard_size: int = 256,
+    num_shards: int = 1,
+    shard_index: int = 0,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """Compute the named extras for every labelled clip of a scored workspace, resuming finished
+    shards; this rank takes every `num_shards`-th shard. Returns the merged table."""
+    ws = Workspace(workspace)
+    ws.require_scores()
+    table = ws.read_scores()
+    rows = scorable(table)
+    clips = {c.id: c for c in ws.read_clips()}
+    work = []
+    for name in names:
+        extra = EXTRAS[name]
+        fingerprint = extra.fingerprint(options)
+        folder = ws.path(EXTRAS_DIR) / name
+        if folder.is_dir():
+            remove_stale_temporaries(folder)
+        write_text_atomic(folder / PLAN, json.dumps({"fingerprint": fingerprint, "shard_size": shard_size}))
+        paths = shard_paths(ws, name, fingerprint, rows, shard_size)
+        work += [(extra, i, p) for i, p in enumerate(paths) if i % num_shards == shard_index and not p.is_file()]
+    total, done = sum(len(rows.iloc[i * shard_size : (i + 1) * shard_size]) for _, i, _ in work), 0
+    scorers: dict[str, Scorer] = {}
+    for extra, i, path in work:
+        part = rows.iloc[i * shard_size : (i + 1) * shard_size]
+        if extra.name not in scorers:
+            scorers[extra.name] = extra.load(options)
+
+        def on_batch(n: int, base: int = done) -> None:
+            if progress:
+                progress(base + n, total)
+
+        columns = score_rows(part, [clips[i].audio_filepath for i in part["id"]], scorers[extra.name],
+                             options.batch_size, on_batch)
+        _write_shard(path, part["id"], columns)
+        done += len(part)
+    return merge_extras(ws, table) if num_shards == 1 or _all_done(ws, rows) else table
+
+
+def score_rows(rows: pd.DataFrame, audio_paths: list[str], scorer: Scorer, batch_size: int,
+               on_batch: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+    """Run a scorer over rows in batches, decoding audio on a thread while the scorer works."""
+    results: list[dict[str, np.ndarray]] = []
+    starts = range(0, len(rows), batch_size)
+    with ThreadPoolExecutor(1) as pool:
+        loaded = pool.map(lambda s: [load_audio(p).samples for p in audio_paths[s : s + batch_size]], starts)
+        for start, samples in zip(starts, loaded):
+            part = rows.iloc[start : start + batch_size]
+            batch = Batch(list(part["id"]), samples, [str(t) for t in part["pseudo_label"]], list(part["lang"]))
+            results.append(scorer(batch))
+            if on_batch:
+                on_batch(start + len(part))
+    return {k: np.concatenate([r[k] for r in results]) for k in results[0]} if results else {}
+
+
+def _write_shard(path: Path, ids: pd.Series, columns: dict[str, np.ndarray]) -> None:
+    """Embeddings first, then the table: the shard counts as done once its table exists."""
+    for name, values in columns.items():
+        if values.ndim == 2:
+            write_array_atomic(path.with_suffix(f".{name}.npy"), values.astype(np.float16))
+    flat = {k: v for k, v in columns.items() if v.ndim == 1}
+    write_table_atomic(path, pd.DataFrame({"id": ids.to_numpy(), **flat}))
+
+
+def _all_done(ws: Workspace, rows: pd.DataFrame) -> bool:
+    return all(p.is_file() for name, (fingerprint, size) in _plans(ws).items()
+               for p in shard_paths(ws, name, fingerprint, rows, size))
+
+
+def _plans(ws: Workspace) -> dict[str, tuple[str, int]]:
+    plans = {}
+    for name in EXTRAS:
+        plan = ws.path(EXTRAS_DIR) / name / PLAN
+        if plan.is_file():
+            content = json.loads(plan.read_text())
+            plans[name] = (content["fingerprint"], content["shard_size"])
+    return plans
+
+
+def merge_extras(ws: Workspace, table: pd.DataFrame) -> pd.DataFrame:
+    """Join every extra's finished shards that match the table's current labels, recompute
+    `combined`, and write scores.parquet (and any extra embeddings)."""
+    rows = scorable(table)
+    for name, (fingerprint, size) in _plans(ws).items():
+        paths = [p for p in shard_paths(ws, name, fingerprint, rows, size) if p.is_file()]
+        if not paths:
+            continue
+        found = pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+        table = table.drop(columns=[c for c in found.columns if c != "id" and c in table], errors="ignore")
+        table = table.merge(found, on="id", how="left")
+        for column, file in EMBEDDING_COLUMNS.items():
+            parts = [p.with_suffix(f".{column}.npy") for p in paths]
+            if all(p.is_file() for p in parts):
+                write_array_atomic(ws.path(EMBEDDINGS) / f"{file}.npy", _aligned(table["id"], found["id"], parts))
+    table = combined.with_combined(table)
+    ws.write_scores(table)
+    return table
+
+
+def _aligned(all_ids: pd.Series, found_ids: pd.Series, parts: list[Path]) -> np.ndarray:
+    """Stack shard embeddings into table row order; rows without one are NaN."""
+    found = np.concatenate([np.load(p) for p in parts])
+    out = np.full((len(all_ids), found.shape[1]), np.nan, dtype=np.float16)
+    position = pd.Series(np.arange(len(found_ids)), index=found_ids.to_numpy())
+    have = all_ids.isin(position.index).to_numpy()
+    out[have] = found[position[all_ids[have]].to_numpy()]
+    return out
+
+
+def truncation_scorer(options: ExtraOptions) -> Scorer:
+    """Edge speech activity from Silero VAD (no extra model)."""
+    from engine.scores.truncation import truncation
+    from engine.vad import frame_speech_probs
+
+    return lambda batch: {"truncation": truncation([frame_speech_probs(s) for s in batch.samples])}
