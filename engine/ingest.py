@@ -42,7 +42,8 @@ def read_input(source: str | Path, audio_dir: str | Path) -> list[Clip]:
 
 
 def _audio_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+    """Audio files under `folder`; a dangling symlink is listed too, so that it becomes an error row."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and (p.is_file() or p.is_symlink()))
 
 
 def _jsonl_rows(path: Path) -> Iterator[dict[str, Any]]:
@@ -112,7 +113,7 @@ def _clip(row: dict[str, Any], base: Path) -> Clip:
     path = (base / str(raw_path)).resolve() if raw_path is not None else None
     text = next((str(row.pop(c)) for c in TEXT_COLUMNS if row.get(c) not in (None, "")), None)
     explicit_id = row.pop("id", None)
-    clip_key = str(path) if path else f"line-{line}"
+    clip_key = str(path) if path else str(base / f"line-{line}")  # not relative: ids must not depend on the cwd
     return Clip(
         id=str(explicit_id) if explicit_id not in (None, "") else clip_id(clip_key),
         audio_filepath=str(path) if path else "",
