@@ -78,6 +78,14 @@ def _map(args: argparse.Namespace) -> None:
     print(f"mapped {len(table)} clips into {ws.path(MAP)}")
 
 
+def _validate(args: argparse.Namespace) -> None:
+    from engine.validate import REPORTS, markdown, validate_workspace
+
+    validation = validate_workspace(args.workspace)
+    print(markdown(validation))
+    print(f"{validation.line()}; report in {args.workspace}/{REPORTS}/")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="whisper-curator",
@@ -146,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     map_.add_argument("--fit-rows", type=int, default=FIT_ROWS, help="clips sampled to fit UMAP; the rest are "
                       "transformed into the fitted map")
     map_.add_argument("--seed", type=int, default=0, help="random seed for the sample and UMAP")
+
+    validate = _command(commands, "validate", _validate, "Check every label-free score against the references a "
+                        "workspace has: Spearman vs WER, AUROC for WER > 20 %, kept-set WER at 50/70/90 %% "
+                        "retention; writes a table and figures to WORKSPACE/reports/.")
+    validate.add_argument("workspace", help="scored workspace whose manifest has reference texts on some clips")
     return parser
 
 

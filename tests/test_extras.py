@@ -1,0 +1,137 @@
+"""Extra score groups: parsing --add, sharded resumable runs, merging, truncation, combined."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from engine import extras
+from engine.extras import EXTRAS, Extra, ExtraOptions, add_scores, extra_names, merge_extras
+from engine.scores import HIGHER_IS_BETTER
+from engine.scores.combined import combined, combined_tuned, with_combined
+from engine.scores.truncation import truncation
+from engine.workspace import EMBEDDINGS
+
+CALLS: list[list[str]] = []
+DIRECTIONS = {**HIGHER_IS_BETTER, "proxy_wer": False, "proxy_per": False, "dnsmos_ovrl": True, "lm_nll": False}
+
+
+def length_scorer(options: ExtraOptions):
+    """A model-free scorer for the tests: label length, and a 3-d 'embedding'; records every batch."""
+    def score(batch: extras.Batch) -> dict[str, np.ndarray]:
+        CALLS.append(batch.ids)
+        n = np.array([len(t) for t in batch.labels], dtype=np.float32)
+        return {"label_chars": n, "text_embedding": np.stack([n, n + 1, n + 2], axis=1)}
+    return score
+
+
+@pytest.fixture
+def fake_extra(monkeypatch):
+    CALLS.clear()
+    monkeypatch.setitem(EXTRAS, "fake", Extra("fake", f"{__name__}:length_scorer", ("label_chars", "text_embedding"),
+                                              help="test scorer"))
+    return "fake"
+
+
+def test_extra_names():
+    assert extra_names("none") == []
+    assert extra_names("default") == [n for n, e in EXTRAS.items() if e.default]
+    assert extra_names("all") == list(EXTRAS)
+    assert extra_names("truncation,truncation") == ["truncation"]
+    with pytest.raises(ValueError, match="unknown score group 'nope'"):
+        extra_names("truncation,nope")
+
+
+def test_add_scores_resumes_and_rescores_changed_labels(tmp_workspace, fake_extra):
+    table = add_scores(tmp_workspace.root, [fake_extra], shard_size=2)
+    assert list(table["label_chars"]) == [len(t) for t in table["pseudo_label"]]
+    assert sum(map(len, CALLS)) == len(table)
+    embedding = np.load(tmp_workspace.path(EMBEDDINGS) / "text.npy")
+    assert embedding.shape == (len(table), 3) and embedding[0, 1] == table["label_chars"][0] + 1
+
+    CALLS.clear()
+    add_scores(tmp_workspace.root, [fake_extra], shard_size=2)
+    assert CALLS == []  # every shard was finished
+
+    changed = tmp_workspace.read_scores()
+    changed.loc[0, "pseudo_label"] = "a much longer label than before"
+    tmp_workspace.write_scores(changed)
+    table = add_scores(tmp_workspace.root, [fake_extra], shard_size=2)
+    assert CALLS == [list(changed["id"][:2])]  # only the shard holding the changed label
+    assert table["label_chars"][0] == len("a much longer label than before")
+
+
+def test_merge_keeps_extras_and_skips_rows_without_a_label(tmp_workspace, fake_extra):
+    scores = tmp_workspace.read_scores()
+    scores.loc[2, "pseudo_label"] = pd.NA  # a clip the teacher could not label
+    tmp_workspace.write_scores(scores)
+    add_scores(tmp_workspace.root, [fake_extra], shard_size=4)
+    assert all(2 not in [list(scores["id"]).index(i) for i in ids] for ids in CALLS)
+    rewritten = merge_extras(tmp_workspace, scores)  # what a teacher re-merge does: the table without extras
+    assert np.isnan(rewritten["label_chars"][2]) and rewritten["label_chars"][0] == len(scores["pseudo_label"][0])
+    assert np.isnan(np.load(tmp_workspace.path(EMBEDDINGS) / "text.npy")[2]).all()
+    assert "combined" in rewritten
+
+
+def test_truncation_reads_the_edges():
+    quiet_edges = np.r_[np.zeros(5), np.ones(20), np.zeros(5)]
+    cut_start = np.r_[np.ones(25), np.zeros(5)]
+    cut_end = np.r_[np.zeros(5), np.ones(25)]
+    scores = truncation([quiet_edges, cut_start, cut_end, np.ones(4)])
+    assert scores[0] == 0 and scores[1] == 1 and scores[2] == 1 and np.isnan(scores[3])
+
+
+def _planted(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    """Rows whose true quality drives `confidence` and `proxy_wer` strongly and `dnsmos_ovrl` barely."""
+    rng = np.random.default_rng(seed)
+    good = rng.random(n) < 0.6
+    return pd.DataFrame({
+        "good": good,
+        "confidence": np.where(good, 0.8, 0.5) + rng.normal(0, 0.12, n),
+        "proxy_wer": np.where(good, 0.1, 0.5) + rng.normal(0, 0.2, n),
+        "dnsmos_ovrl": np.where(good, 3.1, 3.0) + rng.normal(0, 0.5, n),
+        "lm_nll": rng.normal(3, 1, n),
+    })
+
+
+def test_combined_beats_its_parts_and_weak_scores_do_not_dilute_it():
+    table = _planted()
+    auroc = {c: roc_auc_score(table["good"], table[c] * (1 if DIRECTIONS[c] else -1))
+             for c in ("confidence", "proxy_wer", "dnsmos_ovrl", "lm_nll")}
+    strong = combined(table[["confidence", "proxy_wer"]], DIRECTIONS)
+    everything = combined(table.drop(columns="good"), DIRECTIONS)
+    equal_weights = table.drop(columns="good").rank(pct=True)
+    equal = (equal_weights[["confidence", "dnsmos_ovrl"]].sum(axis=1) - equal_weights[["proxy_wer", "lm_nll"]].sum(axis=1))
+    assert roc_auc_score(table["good"], strong) > max(auroc["confidence"], auroc["proxy_wer"])
+    assert roc_auc_score(table["good"], everything) > roc_auc_score(table["good"], strong) - 0.01
+    assert roc_auc_score(table["good"], everything) > roc_auc_score(table["good"], equal) + 0.02
+
+
+def test_combined_falls_back_within_a_family_per_row():
+    table = pd.DataFrame({"confidence": [0.9, 0.9, 0.9, 0.9], "proxy_wer": [0.0, np.nan, 1.0, np.nan],
+                          "proxy_per": [np.nan, 0.0, np.nan, 1.0]})
+    scores = combined(table, DIRECTIONS)
+    assert scores[0] > scores[2] and scores[1] > scores[3]
+    assert np.isnan(combined(pd.DataFrame({"confidence": [np.nan, 0.5]}), DIRECTIONS)[0])
+
+
+def test_combined_tuned_needs_references_and_predicts_out_of_fold():
+    table = _planted(200)
+    wer = pd.Series(np.where(table["good"], 0.05, 0.6))
+    features = table.drop(columns="good")
+    assert combined_tuned(features, DIRECTIONS, wer.where(wer.index < 20)) is None
+    tuned = combined_tuned(features, DIRECTIONS, wer.where(wer.index < 150))
+    assert roc_auc_score(table["good"][:150], tuned[:150]) > 0.85  # out-of-fold on the labelled rows
+    assert roc_auc_score(table["good"][150:], tuned[150:]) > 0.85  # fitted model on the unlabelled ones
+    # pure-noise references: out-of-fold predictions cannot learn them (an in-sample fit scores above 0.5)
+    noise = pd.Series(np.random.default_rng(1).choice([0.05, 0.6], 200))
+    assert roc_auc_score(noise <= 0.2, combined_tuned(features, DIRECTIONS, noise)) < 0.55
+
+
+def test_with_combined_only_on_labelled_rows(tmp_workspace):
+    table = tmp_workspace.read_scores()
+    table.loc[1, "pseudo_label"] = pd.NA
+    out = with_combined(table)
+    assert np.isnan(out["combined"][1]) and out["combined"].notna().sum() == len(table) - 1
+    assert "combined_tuned" not in out  # six rows are too few to tune on
