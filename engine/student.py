@@ -1,0 +1,108 @@
+"""The student: a smaller Whisper cut from the teacher, saved for transformers and CTranslate2.
+
+Layer surgery as Distil-Whisper's `create_student_model.py`: the student keeps the teacher's
+embeddings, convolutions and norms, and copies its layers from evenly spaced teacher layers
+(`layer_map`: 2 of 6 decoder layers → the first and the last). Every copied tensor is shape-checked.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import WhisperFeatureExtractor, WhisperForConditionalGeneration, WhisperProcessor
+
+from engine.atomic import atomic_path
+
+PREPROCESSOR = "preprocessor_config.json"  # faster-whisper reads the mel count here
+CT2_FILES = ("tokenizer.json", PREPROCESSOR)  # and the tokenizer here; without them it goes to the hub
+
+
+def layer_map(teacher_layers: int, student_layers: int) -> list[int]:
+    """Teacher layer copied into each student layer: evenly spaced, first and last always kept."""
+    if not 1 <= student_layers <= teacher_layers:
+        raise ValueError(f"a student needs 1 to {teacher_layers} layers, not {student_layers}")
+    if student_layers == 1:
+        return [teacher_layers - 1]
+    return [int(i) for i in np.linspace(0, teacher_layers - 1, student_layers).round()]
+
+
+def student_from_teacher(teacher: WhisperForConditionalGeneration, decoder_layers: int = 2,
+                         encoder_layers: int | None = None) -> WhisperForConditionalGeneration:
+    """A new student with `decoder_layers` (and `encoder_layers`, default all) copied from `teacher`."""
+    config = copy.deepcopy(teacher.config)
+    encoder_layers = encoder_layers or config.encoder_layers
+    maps = {"encoder": layer_map(config.encoder_layers, encoder_layers),
+            "decoder": layer_map(config.decoder_layers, decoder_layers)}
+    config.encoder_layers, config.decoder_layers = encoder_layers, decoder_layers
+    config.dropout = config.attention_dropout = config.activation_dropout = 0.0
+    student = WhisperForConditionalGeneration(config)
+    source = teacher.state_dict()
+    target = student.state_dict()
+    with torch.no_grad():
+        for name, tensor in target.items():
+            origin = _teacher_name(name, maps)
+            assert origin in source, f"{name}: no teacher weight {origin}"
+            assert source[origin].shape == tensor.shape, f"{name}: student {tuple(tensor.shape)} vs teacher {tuple(source[origin].shape)}"
+            tensor.copy_(source[origin])
+    student.generation_config = _generation_config(teacher, maps["decoder"])
+    if config.tie_word_embeddings:
+        assert student.proj_out.weight is student.model.decoder.embed_tokens.weight, "embeddings are not tied"
+    return student
+
+
+def _teacher_name(name: str, maps: dict[str, list[int]]) -> str:
+    """The teacher weight a student weight is copied from: `model.decoder.layers.1.fc1` ← layer maps[decoder][1]."""
+    parts = name.split(".")
+    if len(parts) > 3 and parts[0] == "model" and parts[2] == "layers":
+        parts[3] = str(maps[parts[1]][int(parts[3])])
+    return ".".join(parts)
+
+
+def _generation_config(teacher: WhisperForConditionalGeneration, decoder_map: list[int]):
+    """The teacher's generation config with its alignment heads moved to the student's layers
+    (heads of layers the student dropped are dropped; none left → all heads of the latter half)."""
+    generation = copy.deepcopy(teacher.generation_config)
+    position = {t: s for s, t in enumerate(decoder_map)}
+    heads = [[position[layer], head] for layer, head in (generation.alignment_heads or []) if layer in position]
+    if not heads:
+        n, h = len(decoder_map), teacher.config.decoder_attention_heads
+        heads = [[layer, head] for layer in range(n // 2, n) for head in range(h)]
+    generation.alignment_heads = heads
+    return generation
+
+
+def parameter_count(model: torch.nn.Module) -> int:
+    """Distinct parameters (tied weights counted once)."""
+    return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+
+
+def save_student(model: WhisperForConditionalGeneration, processor: WhisperProcessor, out_dir: str | Path) -> Path:
+    """Write `model` with its processor atomically, loadable by `transformers.pipeline(..., model=out_dir)`."""
+    with atomic_path(out_dir) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        processor.save_pretrained(tmp)
+        processor.feature_extractor.save_pretrained(tmp)  # preprocessor_config.json, for other readers
+    return Path(out_dir)
+
+
+def export_ct2(hf_dir: str | Path, out_dir: str | Path, quantization: str = "float16") -> Path:
+    """Convert a transformers Whisper folder to CTranslate2 (faster-whisper's format), atomically."""
+    from ctranslate2.converters import TransformersConverter
+
+    hf_dir = Path(hf_dir)
+    if not (hf_dir / PREPROCESSOR).is_file():
+        WhisperFeatureExtractor.from_pretrained(hf_dir).save_pretrained(hf_dir)
+    with atomic_path(out_dir) as tmp:
+        TransformersConverter(str(hf_dir), copy_files=list(CT2_FILES)).convert(str(tmp), quantization=quantization)
+        assert all((tmp / name).is_file() for name in CT2_FILES), f"{tmp}: missing {CT2_FILES}"
+    return Path(out_dir)
+
+
+def describe(model: WhisperForConditionalGeneration) -> dict:
+    """Layers and parameters, for eval.json and the UI."""
+    config = model.config
+    return {"encoder_layers": config.encoder_layers, "decoder_layers": config.decoder_layers,
+            "parameters": parameter_count(model), "decoder_parameters": parameter_count(model.model.decoder)}
+
