@@ -8,7 +8,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from curator import clips, distill, export_panel, filters, map_view, recipe_bar, review  # noqa: E402
+from curator import clips, distill, evidence, export_panel, filters, map_view, recipe_bar, review  # noqa: E402
 from curator.session import Session  # noqa: E402
 from curator.summary import summary_markdown  # noqa: E402
 from engine.recipe import Recipe  # noqa: E402
@@ -38,6 +38,8 @@ def build_app(workspace: str | Path) -> gr.Blocks:
                 clips.build(ws, table)
             with gr.Tab("Map") as map_tab:
                 map_view.build(session, map_tab)
+            with gr.Tab("Evidence") as evidence_tab:
+                evidence.build(ws, table, evidence_tab)
             with gr.Tab("Export"):
                 export_panel.build(session)
             with gr.Tab("Distill"):

@@ -39,3 +39,14 @@ def test_choosing_a_clip_plays_its_audio(page_on_demo, demo_workspace, artifacts
     details = page.locator("#clip-details").inner_text()
     assert clip["id"] in details and "Status: ok" in details and clip["pseudo_label"] in details
     page.screenshot(path=str(artifacts / "clips-tab.png"), full_page=True)
+
+
+def test_evidence_tab_draws_the_validation(page_on_demo, artifacts):
+    page = page_on_demo
+    page.get_by_role("tab", name="Evidence").click()
+    page.locator("#evidence-roc .main-svg").first.wait_for(timeout=60_000)
+    page.locator("#evidence-retention .main-svg").first.wait_for(timeout=60_000)
+    assert "combined AUROC" in page.locator("#evidence-summary").inner_text()
+    table = page.locator("#evidence-table").inner_text()
+    assert "avg_logprob (baseline)" in table and "oracle (reference WER)" in table
+    page.screenshot(path=str(artifacts / "evidence-tab.png"), full_page=True)
