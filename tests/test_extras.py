@@ -135,3 +135,20 @@ def test_with_combined_only_on_labelled_rows(tmp_workspace):
     out = with_combined(table)
     assert np.isnan(out["combined"][1]) and out["combined"].notna().sum() == len(table) - 1
     assert "combined_tuned" not in out  # six rows are too few to tune on
+
+
+def test_score_command_adds_to_an_existing_workspace(demo_workspace, tmp_path, capsys):
+    from conftest import copy_workspace
+    from engine.cli import main
+
+    ws = copy_workspace(demo_workspace, tmp_path / "ws")
+    before = ws.read_scores().drop(columns=["truncation", "combined", "combined_tuned"], errors="ignore")
+    extras_dir = ws.path(extras.EXTRAS_DIR) / "truncation"
+    for shard in extras_dir.glob("*.parquet"):
+        shard.unlink()
+    assert main(["score", str(ws.root), "--add", "truncation"]) == 0
+    assert "added truncation to 63 labelled clips" in capsys.readouterr().out
+    after = ws.read_scores()
+    pd.testing.assert_frame_equal(after[before.columns], before)  # the teacher pass was not redone
+    truncated = after["id"].str.startswith("truncated")
+    assert after.loc[truncated, "truncation"].mean() > after.loc[after["id"].str.startswith("real"), "truncation"].mean() + 0.3
