@@ -75,6 +75,10 @@ class Extra:
 EXTRAS: dict[str, Extra] = {e.name: e for e in (
     Extra("truncation", "engine.extras:truncation_scorer", ("truncation",), default=True,
           help="speech at the clip's first/last 100 ms (Silero VAD): a clip cut mid-word"),
+    Extra("proxy", "engine.proxy:proxy_scorer", ("proxy_text", "proxy_model", "proxy_wer", "proxy_cer"),
+          default=True, model_option="proxy",
+          help="an independent ASR model's transcript and its WER/CER against the label (--proxy; default "
+               "Whisper tiny.en, English clips only)"),
 )}
 EMBEDDING_COLUMNS = {"text_embedding": "text"}  # scorer output → embeddings/<name>.npy
 
