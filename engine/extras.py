@@ -81,6 +81,11 @@ EXTRAS: dict[str, Extra] = {e.name: e for e in (
           default=True, model_option="proxy",
           help="an independent ASR model's transcript and its WER/CER against the label (--proxy; default "
                "Whisper tiny.en, English clips only)"),
+    Extra("phoneme", "engine.phonemes:phoneme_scorer", ("proxy_per",),
+          help="phoneme error rate of the label (G2P) against hama's phoneme recogniser (English clips only)"),
+    Extra("align", "engine.phonemes:align_scorer", ("align_score",),
+          help="CTC forced alignment of the label's phonemes with hama's phoneme recogniser, per phoneme "
+               "(English clips only; an empty label scores how little speech it hears)"),
 )}
 EMBEDDING_COLUMNS = {"text_embedding": "text"}  # scorer output → embeddings/<name>.npy
 
