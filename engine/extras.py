@@ -75,6 +75,8 @@ class Extra:
 EXTRAS: dict[str, Extra] = {e.name: e for e in (
     Extra("truncation", "engine.extras:truncation_scorer", ("truncation",), default=True,
           help="speech at the clip's first/last 100 ms (Silero VAD): a clip cut mid-word"),
+    Extra("text", "engine.text_embedding:text_embedding_scorer", ("text_embedding",),
+          help="sentence embedding of each label (all-MiniLM-L6-v2), written to embeddings/text.npy for the map"),
     Extra("dnsmos", "engine.dnsmos:dnsmos_scorer", ("dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl"),
           help="DNSMOS audio quality (speechmos, ~1 s a clip): weak predictor of label quality"),
     Extra("proxy", "engine.proxy:proxy_scorer", ("proxy_text", "proxy_model", "proxy_wer", "proxy_cer"),
