@@ -1,6 +1,7 @@
 """The Gradio app: one tab per view over a workspace. Layout and wiring only; the views call the engine."""
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from engine.recipe import Recipe  # noqa: E402
 from engine.workspace import Workspace  # noqa: E402
 
 TITLE = "Whisper Curator"
+MAX_UPLOAD = "1mb"  # the app takes no uploads, but Gradio's upload route exists: bound what it accepts
 
 
 def build_app(workspace: str | Path) -> gr.Blocks:
@@ -57,12 +59,22 @@ def build_app(workspace: str | Path) -> gr.Blocks:
 
 
 def launch(workspace: str | Path, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None,
-           prevent_thread_lock: bool = False) -> gr.Blocks:
-    """Build and serve the app; `auth` is "user:pass"."""
+           insecure: bool = False, prevent_thread_lock: bool = False) -> gr.Blocks:
+    """Build and serve the app; `auth` is "user:pass". Serving beyond this machine needs `auth`, or `insecure`."""
     credentials = tuple(auth.split(":", 1)) if auth else None
-    if auth and len(credentials) != 2:
+    if auth and (len(credentials) != 2 or not all(credentials)):
         raise ValueError("--auth must look like user:pass")
+    if not (credentials or insecure or _is_local(host)):
+        raise ValueError(f"refusing to serve on {host} without --auth: anyone who can reach it could read this "
+                         "workspace and change its recipe; add --auth USER:PASS, or --insecure on a trusted network")
     app = build_app(workspace)
     app.launch(server_name=host, server_port=port, auth=credentials, ssr_mode=False, quiet=True,
-               theme=gr.themes.Soft(), prevent_thread_lock=prevent_thread_lock)
+               theme=gr.themes.Soft(), prevent_thread_lock=prevent_thread_lock, max_file_size=MAX_UPLOAD)
     return app
+
+
+def _is_local(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name
+        return False

@@ -55,7 +55,7 @@ def _merge(args: argparse.Namespace) -> None:
 def _serve(args: argparse.Namespace) -> None:
     from curator.app import launch
 
-    launch(args.workspace, host=args.host, port=args.port, auth=args.auth)
+    launch(args.workspace, host=args.host, port=args.port, auth=args.auth, insecure=args.insecure)
 
 
 def _export(args: argparse.Namespace) -> None:
@@ -133,9 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = _command(commands, "serve", _serve, "Open the curation app on a workspace in the browser.")
     serve.add_argument("workspace", help="workspace folder written by `score`")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind; one other than this machine "
+                       "needs --auth or --insecure")
     serve.add_argument("--port", type=int, default=7860, help="port to bind")
     serve.add_argument("--auth", default=None, metavar="USER:PASS", help="require this login")
+    serve.add_argument("--insecure", action="store_true", help="allow a --host other than this machine without "
+                       "--auth (anyone who can reach the port can read the workspace and change its recipe)")
 
     export = _command(commands, "export", _export, "Write the clips a recipe keeps as a NeMo manifest or a "
                       "Hugging Face dataset.")
