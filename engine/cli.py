@@ -86,6 +86,57 @@ def _validate(args: argparse.Namespace) -> None:
     print(f"{validation.line()}; report in {args.workspace}/{REPORTS}/")
 
 
+def _distill(args: argparse.Namespace) -> None:
+    from dataclasses import fields
+
+    from engine.distill import DistillConfig, distill
+    from engine.jobs import run_dir
+    from engine.progress import progress_bar
+    from engine.workspace import Workspace
+
+    ws = Workspace(args.workspace)
+    if args.config:
+        config = DistillConfig.from_yaml(open(args.config, encoding="utf-8").read())
+    else:
+        config = DistillConfig(**{f.name: getattr(args, f.name) for f in fields(DistillConfig) if hasattr(args, f.name)})
+    with progress_bar("distilling", unit="step") as progress:
+        said: list[str] = []
+
+        def on_step(info) -> None:
+            if info.stage == "training":
+                progress(info.step, info.max_steps)
+            elif info.message and info.message.split(":")[0] not in said:
+                said.append(info.message.split(":")[0])
+                print(info.message)
+
+        result = distill(ws, config, run_dir(ws, args.out), on_step=on_step)
+    if result.eval:
+        from engine.evaluate import format_table
+
+        print(format_table(result.eval))
+    print(result.line())
+
+
+def _eval(args: argparse.Namespace) -> None:
+    import json
+    from pathlib import Path
+
+    from engine.atomic import write_text_atomic
+    from engine.distill import DistillConfig
+    from engine.evaluate import evaluate_run, format_table, manifest_clips
+    from engine.jobs import CONFIG
+
+    run = Path(args.run)
+    if not (run / CONFIG).is_file():
+        raise FileNotFoundError(f"{run} is not a distillation run (no {CONFIG})")
+    teacher = DistillConfig.from_yaml((run / CONFIG).read_text()).teacher
+    report = {**evaluate_run(run, manifest_clips(args.test), teacher), "split": f"test: {Path(args.test).resolve()}"}
+    out = Path(args.out) if args.out else run / f"eval-{Path(args.test).stem}.json"
+    write_text_atomic(out, json.dumps(report, indent=1))
+    print(format_table(report))
+    print(f"evaluated teacher and student on {report['clips']} clips; report in {out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="whisper-curator",
@@ -162,6 +213,43 @@ def build_parser() -> argparse.ArgumentParser:
                         "workspace has: Spearman vs WER, AUROC for WER > 20 %, kept-set WER at 50/70/90 %% "
                         "retention; writes a table and figures to WORKSPACE/reports/.")
     validate.add_argument("workspace", help="scored workspace whose manifest has reference texts on some clips")
+
+    distill = _command(commands, "distill", _distill, "Train a smaller student from the teacher on the clips the "
+                       "recipe keeps (knowledge distillation); rerun the same command to resume.")
+    distill.add_argument("workspace", help="scored workspace; its recipe.yaml decides which clips train the student")
+    distill.add_argument("--out", default="student", help="run name (a folder in WORKSPACE/runs) or a path")
+    distill.add_argument("--config", default=None, help="options from a YAML file (a run's config.yaml); "
+                         "the options below are then ignored")
+    distill.add_argument("--decoder-layers", type=int, default=2, help="student decoder layers, copied from "
+                         "evenly spaced teacher layers (2 = the first and the last)")
+    distill.add_argument("--encoder-layers", type=int, default=None, help="student encoder layers (default: all)")
+    distill.add_argument("--epochs", type=float, default=10.0, help="passes over the training clips")
+    distill.add_argument("--max-steps", type=int, default=None, help="optimiser steps; overrides --epochs")
+    distill.add_argument("--batch-size", type=int, default=8, help="clips per micro-batch and process")
+    distill.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimiser step")
+    distill.add_argument("--lr", type=float, default=1e-4, help="peak AdamW learning rate (10 %% warmup, linear decay)")
+    distill.add_argument("--alpha-ce", type=float, default=0.8, help="weight of cross-entropy on the pseudo-labels")
+    distill.add_argument("--alpha-kl", type=float, default=1.0, help="weight of KL(teacher || student)")
+    distill.add_argument("--temperature", type=float, default=2.0, help="softmax temperature of the KL term")
+    distill.add_argument("--topk", type=int, default=32, help="teacher logits cached per token for the KL term")
+    distill.add_argument("--freeze-encoder", action=argparse.BooleanOptionalAction, default=None,
+                         help="train the decoder only, on encoder outputs cached once (default: on CPU yes, on CUDA no)")
+    distill.add_argument("--precision", default="auto", choices=["auto", "no", "bf16", "fp16"],
+                         help="autocast precision; auto = bf16/fp16 on CUDA, float32 on CPU")
+    distill.add_argument("--heldout-fraction", type=float, default=0.1, help="kept clips held out for evaluation")
+    distill.add_argument("--eval-every", type=int, default=50, help="steps between held-out evaluations")
+    distill.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints")
+    distill.add_argument("--seed", type=int, default=0, help="seed for the split, the shuffles and the model")
+    distill.add_argument("--recipe", default=None, help="recipe YAML (default: WORKSPACE/recipe.yaml)")
+    distill.add_argument("--teacher", default=None, help="CTranslate2 or transformers Whisper folder; "
+                         "default: the bundled Whisper base")
+
+    eval_ = _command(commands, "eval", _eval, "Compare a distilled student with its teacher on labelled clips: "
+                     "WER, decoding speed (RTFx), parameters.")
+    eval_.add_argument("run", help="run folder written by `distill` (WORKSPACE/runs/NAME)")
+    eval_.add_argument("--test", required=True, help="clips with reference text: a NeMo JSONL manifest, a CSV or "
+                       "a folder")
+    eval_.add_argument("--out", default=None, help="report file (default: RUN/eval-<test name>.json)")
     return parser
 
 

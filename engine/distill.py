@@ -1,0 +1,455 @@
+"""Distillation: train the student on the kept pseudo-labels, with the teacher's logits as soft targets.
+
+nanoGPT's `train.py` in one function: config, setup, teacher cache, `rows_for` (the batch of a step),
+`held_out_loss`, `lr_factor`, one loop (eval + best, micro-steps, clip, step, log, checkpoint, stop),
+then export and evaluation. Loss = α_CE · CE(pseudo-label) + α_KL · T² · KL(teacher ‖ student) on the
+teacher's cached top-k logits. Two routes:
+
+    frozen encoder (default on CPU): encoder outputs are cached once, only the decoder trains
+    full (default on CUDA): encoder trains too, bf16/fp16 autocast, gradient accumulation
+
+Data parallel over processes with `accelerate launch` (gloo on CPU, NCCL on GPUs). The run folder:
+config.yaml, checkpoint.pt (latest: weights, optimiser, schedule, step), best.pt, metrics.jsonl,
+status.json, log.txt, then student/ (transformers), student-ct2/ (CTranslate2) and eval.json. The
+teacher cache is shared by runs on the same kept set (WS/runs/.cache/, see engine.distill_data).
+Rerunning a run resumes from its checkpoint; a finished run returns at once.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import yaml
+
+from engine.atomic import atomic_path, write_text_atomic
+from engine.distill_data import (CACHES, ENCODER, FEATURES, IGNORE, Batch, TeacherCache, cache_key, heldout_split,
+                                 kept_targets, prepare_cache)
+from engine.jobs import (BEST, CHECKPOINT, CONFIG, EVAL, LOG, METRICS, RUNS, STATUS, STUDENT, STUDENT_CT2, cancel_requested,
+                         workspace_lock)
+from engine.workspace import Workspace
+
+PRECISIONS = ("auto", "no", "bf16", "fp16")
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    # student shape
+    decoder_layers: int = 2  # copied from evenly spaced teacher layers (first and last for 2)
+    encoder_layers: int | None = None  # None: all of the teacher's
+    # how long (max_steps wins over epochs)
+    epochs: float = 10.0
+    max_steps: int | None = None
+    batch_size: int = 8  # clips per micro-batch and process
+    grad_accum: int = 1  # micro-batches per optimiser step
+    # optimiser: AdamW, linear warmup then linear decay to 0
+    lr: float = 1e-4
+    warmup_fraction: float = 0.1
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    # loss: alpha_ce * CE + alpha_kl * T^2 * KL(teacher || student) over the teacher's top-k logits
+    alpha_ce: float = 0.8
+    alpha_kl: float = 1.0
+    temperature: float = 2.0
+    topk: int = 32
+    # route: None = frozen encoder with cached outputs on CPU, trained encoder on CUDA
+    freeze_encoder: bool | None = None
+    precision: str = "auto"  # auto (bf16/fp16 on CUDA, fp32 on CPU) | no | bf16 | fp16
+    # evaluation and checkpoints
+    heldout_fraction: float = 0.1
+    eval_every: int = 50
+    checkpoint_every: int = 50
+    seed: int = 0
+    # data and teacher
+    recipe: str | None = None  # None: WS/recipe.yaml (every ok clip without one)
+    teacher: str | None = None  # CTranslate2 or transformers folder; None: the bundled Whisper base
+
+    def __post_init__(self) -> None:
+        positive = {"decoder_layers": self.decoder_layers, "batch_size": self.batch_size, "grad_accum": self.grad_accum,
+                    "eval_every": self.eval_every, "checkpoint_every": self.checkpoint_every, "topk": self.topk}
+        for name, value in positive.items():
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"max_steps must be at least 1, not {self.max_steps}")
+        if self.max_steps is None and not self.epochs > 0:
+            raise ValueError(f"epochs must be above 0, not {self.epochs}")
+        if not (self.lr > 0 and self.temperature > 0):
+            raise ValueError("lr and temperature must be above 0")
+        if self.alpha_ce < 0 or self.alpha_kl < 0 or self.alpha_ce + self.alpha_kl == 0:
+            raise ValueError("loss weights must be ≥ 0 and not both 0")
+        if not 0 <= self.heldout_fraction < 1 or not 0 <= self.warmup_fraction < 1:
+            raise ValueError("heldout_fraction and warmup_fraction must be in [0, 1)")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(asdict(self), sort_keys=False)
+
+    @classmethod
+    def from_yaml(cls, text: str) -> DistillConfig:
+        data = yaml.safe_load(text) or {}
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown distill options: {', '.join(unknown)}")
+        return cls(**data)
+
+
+@dataclass
+class StepInfo:
+    """Where a run stands; written to status.json and passed to `on_step`."""
+
+    stage: str  # preparing | training | evaluating | done | cancelled | failed
+    step: int = 0
+    max_steps: int = 0
+    message: str = ""
+    loss: float | None = None
+    ce: float | None = None
+    kl: float | None = None
+    lr: float | None = None
+    eval_loss: float | None = None
+    best_eval_loss: float | None = None
+    eta_seconds: float | None = None
+
+
+@dataclass
+class DistillResult:
+    run_dir: str
+    stage: str  # done | cancelled
+    steps: int
+    best_eval_loss: float | None
+    eval: dict | None  # eval.json when done
+
+    def line(self) -> str:
+        if self.stage != "done":
+            return f"cancelled at step {self.steps}; rerun the same command to resume from {self.run_dir}"
+        return f"distilled {self.steps} steps; student in {self.run_dir}/{STUDENT} and {self.run_dir}/{STUDENT_CT2}"
+
+
+def resolved(config: DistillConfig, cuda: bool) -> DistillConfig:
+    """`config` with the route and precision decided for this machine."""
+    freeze = (not cuda) if config.freeze_encoder is None else config.freeze_encoder
+    precision = config.precision
+    if precision == "auto":
+        precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "no"
+    return replace(config, freeze_encoder=freeze, precision=precision)
+
+
+def total_steps(config: DistillConfig, n_train: int, world: int) -> int:
+    if config.max_steps is not None:
+        return config.max_steps
+    return max(1, math.ceil(config.epochs * n_train / (config.batch_size * config.grad_accum * world)))
+
+
+def lr_factor(step: int, warmup: int, max_steps: int) -> float:
+    """Linear warmup over `warmup` steps, then linear decay to 0 at `max_steps`."""
+    if step < warmup:
+        return (step + 1) / warmup
+    return max(0.0, (max_steps - step) / max(1, max_steps - warmup))
+
+
+def rows_for(step: int, micro: int, rank: int, world: int, train: np.ndarray, config: DistillConfig) -> np.ndarray:
+    """Cache rows of one micro-batch: each epoch a seeded shuffle of `train`, cut into global batches
+    (batch_size × grad_accum × world, wrapping at the end), each process taking its own slice."""
+    per_step = config.batch_size * config.grad_accum * world
+    steps_per_epoch = math.ceil(len(train) / per_step)
+    epoch, position = divmod(step, steps_per_epoch)
+    order = np.random.default_rng(config.seed + epoch).permutation(train)
+    start = position * per_step + (micro * world + rank) * config.batch_size
+    return order[(start + np.arange(config.batch_size)) % len(order)]
+
+
+def kd_loss(logits: torch.Tensor, batch: Batch, config: DistillConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(loss, CE, KL) over the non-padding positions of `batch`. KL(teacher ‖ student) at temperature T,
+    the teacher's distribution renormalised over its cached top-k, scaled by T²."""
+    mask = batch.labels != IGNORE
+    logits = logits[mask].float()
+    ce = F.cross_entropy(logits, batch.labels[mask])
+    t = config.temperature
+    student = F.log_softmax(logits / t, dim=-1).gather(-1, batch.topk_ids[mask])
+    teacher = F.log_softmax(batch.topk_values[mask] / t, dim=-1)
+    kl = (teacher.exp() * (teacher - student)).sum(-1).mean() * t * t
+    return config.alpha_ce * ce + config.alpha_kl * kl, ce, kl
+
+
+def student_logits(model, batch: Batch, kind: str, device) -> torch.Tensor:
+    inputs = batch.inputs.to(device)
+    decoder = batch.decoder_input_ids.to(device)
+    if kind == ENCODER:
+        return model(encoder_outputs=(inputs,), decoder_input_ids=decoder).logits
+    return model(input_features=inputs, decoder_input_ids=decoder).logits
+
+
+@torch.no_grad()
+def held_out_loss(model, cache: TeacherCache, rows: np.ndarray, config: DistillConfig, device, autocast) -> float:
+    """Token-weighted mean loss over the held-out rows."""
+    model.eval()
+    total, tokens = 0.0, 0
+    for start in range(0, len(rows), config.batch_size):
+        batch = cache.batch(rows[start:start + config.batch_size])
+        with autocast():
+            loss, _, _ = kd_loss(student_logits(model, batch, cache.kind, device), _to(batch, device), config)
+        n = int((batch.labels != IGNORE).sum())
+        total, tokens = total + float(loss) * n, tokens + n
+    model.train()
+    return total / max(1, tokens)
+
+
+def _to(batch: Batch, device) -> Batch:
+    return Batch(*(getattr(batch, f.name).to(device) for f in fields(Batch)))
+
+
+def _trainable_state(model) -> dict[str, torch.Tensor]:
+    names = {n for n, p in model.named_parameters() if p.requires_grad}
+    return {n: t.detach().cpu() for n, t in model.state_dict().items() if n in names}
+
+
+def _save(obj, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+class RunFiles:
+    """The run folder's log, metrics and status, written by the main process only."""
+
+    def __init__(self, run: Path, main: bool, on_step: Callable[[StepInfo], None] | None):
+        self.run, self.main, self.on_step = run, main, on_step
+
+    def log(self, message: str) -> None:
+        if self.main:
+            with open(self.run / LOG, "a", encoding="utf-8") as f:
+                f.write(f"{time.strftime('%H:%M:%S')} {message}\n")
+
+    def metric(self, **row) -> None:
+        if self.main:
+            with open(self.run / METRICS, "a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
+
+    def status(self, info: StepInfo) -> None:
+        if self.main:
+            write_text_atomic(self.run / STATUS, json.dumps({**asdict(info), "pid": os.getpid(), "updated": time.time()}))
+            if self.on_step:
+                self.on_step(info)
+
+    def truncate_metrics(self, step: int) -> None:
+        """Drop metric rows after `step` (written after the checkpoint a resume starts from)."""
+        path = self.run / METRICS
+        if self.main and path.is_file():
+            rows = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+            write_text_atomic(path, "".join(line + "\n" for line in rows))
+
+
+def write_run_config(run: Path, config: DistillConfig) -> None:
+    """Write config.yaml for a new run; refuse to resume a run made with other options."""
+    path = run / CONFIG
+    if path.is_file():
+        stored = DistillConfig.from_yaml(path.read_text())
+        changed = [f.name for f in fields(config) if getattr(stored, f.name) != getattr(config, f.name)]
+        if changed:
+            raise ValueError(f"{run} was started with other options ({', '.join(changed)}); "
+                             "resume it with the same options or choose a new run name")
+    else:
+        write_text_atomic(path, config.to_yaml())
+
+
+def finished_result(run: Path) -> DistillResult | None:
+    """The result of a run that already finished, else None."""
+    try:
+        status = json.loads((run / STATUS).read_text())
+        report = json.loads((run / EVAL).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    if status.get("stage") != "done" or not (run / STUDENT_CT2 / "model.bin").is_file():
+        return None
+    return DistillResult(str(run), "done", status["step"], status.get("best_eval_loss"), report)
+
+
+def distill(workspace: str | Path | Workspace, config: DistillConfig, run_dir: str | Path,
+            on_step: Callable[[StepInfo], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> DistillResult:
+    """Distill the teacher into a student on the workspace's kept set; resumable, cancellable."""
+    from accelerate import Accelerator
+
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    run = Path(run_dir).expanduser().resolve()
+    cuda = torch.cuda.is_available()
+    config = resolved(config, cuda)
+    accelerator = Accelerator(cpu=not cuda, mixed_precision=config.precision)
+    main = accelerator.is_main_process
+    files = RunFiles(run, main, on_step)
+    lock = workspace_lock(ws, run) if main else contextlib.nullcontext()
+    with lock:
+        if main:
+            run.mkdir(parents=True, exist_ok=True)
+            write_run_config(run, config)
+        done = finished_result(run)
+        if done:
+            return done
+        try:
+            return _train(ws, config, run, accelerator, files, should_stop)
+        except Exception as e:
+            files.log(f"failed: {type(e).__name__}: {e}")
+            files.status(StepInfo("failed", message=f"{type(e).__name__}: {e}"))
+            raise
+
+
+def _stopper(run: Path, should_stop: Callable[[], bool] | None, accelerator) -> Callable[[], bool]:
+    """True when the caller or a cancel file asks to stop; with several processes, the main one decides."""
+    def stop() -> bool:
+        wanted = bool((should_stop and should_stop()) or cancel_requested(run))
+        if accelerator.num_processes > 1:
+            from accelerate.utils import broadcast
+
+            flag = broadcast(torch.tensor([wanted], device=accelerator.device, dtype=torch.int32))
+            wanted = bool(flag.item())
+        return wanted
+    return stop
+
+
+def _train(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: RunFiles,
+           should_stop: Callable[[], bool] | None) -> DistillResult:
+    from transformers import WhisperForConditionalGeneration, WhisperProcessor
+
+    from engine.student import student_from_teacher
+    from engine.torch_teacher import resolve_hf_dir
+
+    device, main = accelerator.device, accelerator.is_main_process
+    stop = _stopper(run, should_stop, accelerator)
+    torch.manual_seed(config.seed)
+
+    # ---- setup: teacher, student, cache (the teacher runs once, on the main process) ----
+    teacher_dir = resolve_hf_dir(config.teacher)
+    processor = WhisperProcessor.from_pretrained(teacher_dir)
+    teacher = WhisperForConditionalGeneration.from_pretrained(teacher_dir).eval()
+    student = student_from_teacher(teacher, config.decoder_layers, config.encoder_layers)
+    kind = ENCODER if config.freeze_encoder else FEATURES
+    rows = kept_targets(ws, config.recipe)
+    cache_dir = ws.path(RUNS) / CACHES / cache_key(rows, teacher_dir, config.topk, kind, config.encoder_layers)
+    if main and not (cache_dir / "meta.json").is_file():
+        files.log(f"caching the teacher on {len(rows)} kept clips ({kind} inputs, top-{config.topk} logits) in {cache_dir}")
+        files.status(StepInfo("preparing", message=f"teacher pass on {len(rows)} clips"))
+        teacher.to(device)
+        cached = prepare_cache(
+            rows, teacher, student.to(device), processor, cache_dir, config.topk, kind, str(device),
+            config.batch_size,
+            progress=lambda done, n: files.status(StepInfo("preparing", message=f"teacher pass: {done}/{n} clips")),
+            should_stop=lambda: bool((should_stop and should_stop()) or cancel_requested(run)))
+        if cached is None:
+            files.status(StepInfo("cancelled", message="cancelled while caching the teacher"))
+            return DistillResult(str(run), "cancelled", 0, None, None)
+        for clip, reason in cached.meta["skipped"].items():
+            files.log(f"skipped {clip}: {reason}")
+    del teacher
+    accelerator.wait_for_everyone()
+    cache = TeacherCache(cache_dir)
+    train, held = heldout_split(len(cache), config.heldout_fraction, config.seed)
+    if config.freeze_encoder:
+        student.model.encoder.requires_grad_(False)
+    student.to(device).train()
+    params = [p for p in student.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    max_steps = total_steps(config, len(train), accelerator.num_processes)
+    warmup = int(round(config.warmup_fraction * max_steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, warmup, max_steps))
+
+    # ---- resume ----
+    step, best = 0, math.inf
+    if (run / CHECKPOINT).is_file():
+        checkpoint = torch.load(run / CHECKPOINT, map_location="cpu", weights_only=False)
+        student.load_state_dict(checkpoint["model"], strict=False)
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        step, best = checkpoint["step"], checkpoint["best_eval_loss"]
+        files.truncate_metrics(step)
+        if main and (run / BEST).is_file() and torch.load(run / BEST, map_location="cpu")["step"] > step:
+            (run / BEST).unlink()  # saved after the checkpoint: from steps that are redone now
+        files.log(f"resumed from the checkpoint at step {step}")
+    elif main:
+        (run / METRICS).unlink(missing_ok=True)
+        files.log(f"training {len(train)} clips ({len(held)} held out) for {max_steps} steps on "
+                  f"{accelerator.num_processes} process(es) ({accelerator.state.backend or 'single'}), "
+                  f"{'frozen' if config.freeze_encoder else 'trained'} encoder, precision {config.precision}")
+    model, optimizer = accelerator.prepare(student, optimizer)
+    unwrapped = accelerator.unwrap_model(model)
+
+    def checkpoint() -> None:
+        if main:
+            _save({"model": _trainable_state(unwrapped), "optimizer": optimizer.state_dict(),
+                   "scheduler": scheduler.state_dict(), "step": step, "best_eval_loss": best,
+                   "config": asdict(config)}, run / CHECKPOINT)
+
+    # ---- the loop ----
+    info = StepInfo("training", step, max_steps, message="training")
+    recent: list[float] = []
+    while step < max_steps:
+        if stop():
+            break
+        started = time.perf_counter()
+        for micro in range(config.grad_accum):
+            batch = cache.batch(rows_for(step, micro, accelerator.process_index, accelerator.num_processes, train, config))
+            sync = contextlib.nullcontext() if micro == config.grad_accum - 1 else accelerator.no_sync(model)
+            with sync, accelerator.autocast():
+                loss, ce, kl = kd_loss(student_logits(model, batch, kind, device), _to(batch, device), config)
+                accelerator.backward(loss / config.grad_accum)
+        accelerator.clip_grad_norm_(params, config.max_grad_norm)
+        lr = scheduler.get_last_lr()[0]
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        loss, ce, kl = accelerator.reduce(torch.stack([loss, ce, kl]).detach().float(), "mean").tolist()
+        recent = (recent + [time.perf_counter() - started])[-20:]
+        info = replace(info, step=step, loss=loss, ce=ce, kl=kl, lr=lr, eta_seconds=float(np.mean(recent)) * (max_steps - step))
+        files.metric(step=step, loss=loss, ce=ce, kl=kl, lr=lr, seconds=recent[-1])
+        if main and len(held) and (step % config.eval_every == 0 or step == max_steps):
+            value = held_out_loss(unwrapped, cache, held, config, device, accelerator.autocast)
+            files.metric(step=step, eval_loss=value)
+            if value < best:
+                best = value
+                _save({"model": _trainable_state(unwrapped), "step": step, "loss": value}, run / BEST)
+            info = replace(info, eval_loss=value, best_eval_loss=best)
+            files.log(f"step {step}: held-out loss {value:.4f} (best {best:.4f})")
+        files.status(info)
+        if step % config.checkpoint_every == 0 or step == max_steps:
+            checkpoint()
+    if step < max_steps:
+        checkpoint()
+        files.log(f"cancelled at step {step}; checkpoint saved")
+        files.status(replace(info, stage="cancelled", message=f"cancelled at step {step}"))
+        return DistillResult(str(run), "cancelled", step, None if best == math.inf else best, None)
+    accelerator.wait_for_everyone()
+    if not main:
+        return DistillResult(str(run), "done", step, None, None)
+    return _finish(ws, config, run, unwrapped, processor, cache, rows, held, files, info, best)
+
+
+def _finish(ws, config, run, student, processor, cache, rows, held, files, info, best) -> DistillResult:
+    """Best weights → student/ and student-ct2/, then teacher vs student on the held-out clips → eval.json."""
+    from engine.evaluate import evaluate_run, format_table
+    from engine.student import export_ct2, save_student
+
+    files.status(replace(info, stage="evaluating", message="saving the student"))
+    if (run / BEST).is_file():
+        student.load_state_dict(torch.load(run / BEST, map_location="cpu")["model"], strict=False)
+    save_student(student.float().cpu().eval(), processor, run / STUDENT)
+    export_ct2(run / STUDENT, run / STUDENT_CT2)
+    files.log(f"saved the student to {run / STUDENT} (transformers) and {run / STUDENT_CT2} (CTranslate2)")
+    split = "held-out" if len(held) else "training (no held-out clips)"
+    ids = {cache.ids[i] for i in held} if len(held) else set(cache.ids[:8])
+    clips = rows[rows["id"].isin(ids)]
+    files.status(replace(info, stage="evaluating", message=f"teacher vs student on {len(clips)} {split} clips"))
+    report = {**evaluate_run(run, clips, config.teacher), "split": split}
+    write_text_atomic(run / EVAL, json.dumps(report, indent=1))
+    files.log(f"teacher vs student on {len(clips)} {split} clips:\n" + format_table(report))
+    best_loss = None if best == math.inf else best
+    files.status(replace(info, stage="done", message="done", best_eval_loss=best_loss, eta_seconds=0.0))
+    return DistillResult(str(run), "done", info.step, best_loss, report)

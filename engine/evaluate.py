@@ -1,0 +1,133 @@
+"""Teacher vs student, side by side: WER on labelled clips, decoding speed (RTFx), parameters.
+
+Both models decode the same clips with the same batched CTranslate2 path as the teacher pass
+(greedy, int8 on CPU, float16 on CUDA), so the speed ratio is the deployment one. Audio loading is
+not timed. WER is corpus-level (errors over reference words, Whisper normalisation); the student is
+also scored against the teacher's labels, which needs no reference.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from engine.audio import AudioError, load_audio
+from engine.jobs import STUDENT, STUDENT_CT2
+from engine.scores.reference_wer import wer
+from engine.teacher import TeacherOptions, load_teacher, resolve_teacher_dir
+from engine.text import normalize
+
+
+
+def parameter_count(hf_dir: str | Path) -> int:
+    """Parameters stored in a transformers folder's safetensors (a tied weight is stored once)."""
+    from safetensors import safe_open
+
+    total = 0
+    for path in sorted(Path(hf_dir).glob("*.safetensors")):
+        with safe_open(str(path), "pt") as f:
+            total += sum(int(np.prod(f.get_slice(name).get_shape())) for name in f.keys())
+    return total
+
+
+def corpus_wer(references: list[str], hypotheses: list[str], langs: list[str | None]) -> float | None:
+    """Word errors over reference words (Whisper normalisation); None without a non-empty reference."""
+    rates = wer(references, hypotheses, langs)
+    words = np.array([len(normalize(r, lang).split()) for r, lang in zip(references, langs)], dtype=float)
+    return float((rates * words).sum() / words.sum()) if words.sum() else None
+
+
+def transcribe(ct2_dir: str | Path, waveforms: list[np.ndarray], langs: list[str | None],
+               batch_size: int = 8) -> tuple[list[str], float]:
+    """Greedy transcripts of `waveforms` and the seconds decoding took (after one warm-up clip)."""
+    model = load_teacher(TeacherOptions(teacher=str(ct2_dir), batch_size=batch_size))
+    model.run(waveforms[:1], langs[:1])
+    order = sorted(range(len(waveforms)), key=lambda i: -len(waveforms[i]))
+    texts: dict[int, str] = {}
+    started = time.perf_counter()
+    for start in range(0, len(order), batch_size):
+        batch = order[start:start + batch_size]
+        for i, out in zip(batch, model.run([waveforms[i] for i in batch], [langs[i] for i in batch])):
+            texts[i] = out.text
+    return [texts[i] for i in range(len(waveforms))], time.perf_counter() - started
+
+
+def _model_facts(hf_dir: Path) -> dict:
+    config = json.loads((hf_dir / "config.json").read_text())
+    return {"parameters": parameter_count(hf_dir), "encoder_layers": config["encoder_layers"],
+            "decoder_layers": config["decoder_layers"]}
+
+
+def evaluate_run(run: str | Path, clips: pd.DataFrame, teacher: str | None = None) -> dict:
+    """Teacher vs the run's student on `clips` (audio_filepath, lang, optional reference).
+
+    Returns {"clips", "labelled_clips", "audio_seconds", "skipped", "models": {"teacher": {...},
+    "student": {...}}, "speedup"}; each model has parameters, layers, wer (None without references),
+    rtfx and seconds; the student also wer_vs_teacher.
+    """
+    from engine.torch_teacher import resolve_hf_dir
+
+    run = Path(run)
+    waveforms, kept, skipped = [], [], {}
+    for i, row in enumerate(clips.itertuples()):
+        try:
+            waveforms.append(load_audio(row.audio_filepath).samples)
+            kept.append(i)
+        except AudioError as e:
+            skipped[str(getattr(row, "id", row.audio_filepath))] = str(e)
+    if not waveforms:
+        raise ValueError("no clip to evaluate on could be read")
+    clips = clips.iloc[kept]
+    langs = [lang or None for lang in clips["lang"]] if "lang" in clips else [None] * len(clips)
+    references = clips["reference"].tolist() if "reference" in clips else [None] * len(clips)
+    labelled = [i for i, r in enumerate(references) if isinstance(r, str) and r.strip()]
+    audio_seconds = float(sum(len(w) for w in waveforms) / 16000)
+    paths = {"teacher": (resolve_teacher_dir(teacher), resolve_hf_dir(teacher)),
+             "student": (run / STUDENT_CT2, run / STUDENT)}
+    models, texts = {}, {}
+    for name, (ct2_dir, hf_dir) in paths.items():
+        texts[name], seconds = transcribe(ct2_dir, waveforms, langs)
+        models[name] = {
+            "path": str(ct2_dir), **_model_facts(Path(hf_dir)), "seconds": seconds, "rtfx": audio_seconds / seconds,
+            "wer": corpus_wer([references[i] for i in labelled], [texts[name][i] for i in labelled],
+                              [langs[i] for i in labelled]),
+        }
+    models["student"]["wer_vs_teacher"] = corpus_wer(texts["teacher"], texts["student"], langs)
+    return {"clips": len(waveforms), "labelled_clips": len(labelled), "audio_seconds": audio_seconds,
+            "skipped": skipped, "models": models, "speedup": models["student"]["rtfx"] / models["teacher"]["rtfx"]}
+
+
+def manifest_clips(manifest: str | Path) -> pd.DataFrame:
+    """A test manifest (anything `score` reads) as clips: id, audio_filepath, lang, reference."""
+    import tempfile
+
+    from engine.ingest import read_input
+
+    with tempfile.TemporaryDirectory() as audio_dir:  # audio embedded in a HF dataset lands here
+        clips = [c for c in read_input(manifest, audio_dir) if not c.problem]
+        if any(c.audio_filepath.startswith(audio_dir) for c in clips):
+            raise ValueError("evaluate on a manifest or folder of audio files, not a dataset with embedded audio")
+    return pd.DataFrame({"id": [c.id for c in clips], "audio_filepath": [c.audio_filepath for c in clips],
+                         "lang": [c.lang for c in clips], "reference": [c.text for c in clips]})
+
+
+def format_table(report: dict) -> str:
+    """The report as a Markdown table, teacher and student side by side."""
+    teacher, student = report["models"]["teacher"], report["models"]["student"]
+
+    def pct(value: float | None) -> str:
+        return "–" if value is None else f"{100 * value:.1f} %"
+
+    lines = [
+        "| | teacher | student |", "| --- | --- | --- |",
+        f"| parameters | {teacher['parameters'] / 1e6:.1f} M | {student['parameters'] / 1e6:.1f} M |",
+        f"| encoder / decoder layers | {teacher['encoder_layers']} / {teacher['decoder_layers']} "
+        f"| {student['encoder_layers']} / {student['decoder_layers']} |",
+        f"| WER ({report['labelled_clips']} labelled clips) | {pct(teacher['wer'])} | {pct(student['wer'])} |",
+        f"| WER against the teacher's transcripts | – | {pct(student['wer_vs_teacher'])} |",
+        f"| decoding RTFx ({report['audio_seconds']:.0f} s of audio) | {teacher['rtfx']:.1f} | {student['rtfx']:.1f} |",
+    ]
+    return "\n".join(lines)
