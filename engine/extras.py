@@ -75,6 +75,9 @@ class Extra:
 EXTRAS: dict[str, Extra] = {e.name: e for e in (
     Extra("truncation", "engine.extras:truncation_scorer", ("truncation",), default=True,
           help="speech at the clip's first/last 100 ms (Silero VAD): a clip cut mid-word"),
+    Extra("lm", "engine.lm:lm_scorer", ("lm_nll",), model_option="lm",
+          help="NLL per token of the label under a causal LM (--lm; default Gemma-3 270M): catches garbled "
+               "labels, not fluent hallucinations"),
     Extra("text", "engine.text_embedding:text_embedding_scorer", ("text_embedding",),
           help="sentence embedding of each label (all-MiniLM-L6-v2), written to embeddings/text.npy for the map"),
     Extra("dnsmos", "engine.dnsmos:dnsmos_scorer", ("dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl"),

@@ -7,11 +7,12 @@ The registry below is what the pipeline, the UI and the validator read.
 from __future__ import annotations
 
 from engine.scores import (
-    align, clipping, combined, confidence, dnsmos, entropy, language, loudness, phoneme_proxy, proxy_wer,
+    align, clipping, combined, confidence, dnsmos, entropy, language, lm_likelihood, loudness, phoneme_proxy, proxy_wer,
     reference_wer, repetition, speaking_rate, speech_ratio, truncation, whisper_rules,
 )
 
 MODULES = (combined, confidence, entropy, whisper_rules, language, speaking_rate, repetition, speech_ratio,
-           truncation, clipping, loudness, proxy_wer, phoneme_proxy, align, dnsmos, reference_wer)
+           truncation, clipping, loudness, proxy_wer, phoneme_proxy, align, lm_likelihood, dnsmos,
+           reference_wer)
 HIGHER_IS_BETTER: dict[str, bool | None] = {col: d for m in MODULES for col, d in m.COLUMNS.items()}
 REFERENCE_COLUMNS = tuple(reference_wer.COLUMNS)  # need human references; never label-free inputs
