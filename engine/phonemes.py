@@ -42,8 +42,7 @@ _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
 _SCALES = ((10**9, "billion"), (10**6, "million"), (1000, "thousand"))
 _ORDINALS = {"one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth",
              "nine": "ninth", "twelve": "twelfth"}
-_THOUSANDS_SEPARATOR = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
-_NUMBER = re.compile(r"(\d+)(?:\.(\d+))?(st|nd|rd|th)?", re.IGNORECASE)
+_NUMBER = re.compile(r"(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(st|nd|rd|th)?", re.IGNORECASE)  # 1,200.5 3rd
 _NOT_WORD = re.compile(r"[^\w']+|_")
 
 
@@ -70,7 +69,7 @@ def _year(n: int) -> str:
 
 def _spoken_number(match: re.Match) -> str:
     whole, decimals, ordinal = match.group(1), match.group(2), match.group(3)
-    n = int(whole)
+    n = int(whole.replace(",", ""))
     if ordinal and not decimals:
         *head, last = cardinal(n).split()
         last = _ORDINALS.get(last, last[:-1] + "ieth" if last.endswith("y") else last + "th")
@@ -87,7 +86,7 @@ def _spoken_number(match: re.Match) -> str:
 def spoken_words(text: str) -> list[str]:
     """An English label as the lower-case words a reader says: numbers spelled out, punctuation
     and symbols dropped ("%" read as "percent", "&" as "and"), apostrophes kept inside words."""
-    text = _THOUSANDS_SEPARATOR.sub("", text).replace("%", " percent ").replace("&", " and ")
+    text = text.replace("%", " percent ").replace("&", " and ")
     text = _NUMBER.sub(_spoken_number, text)
     return [w.strip("'") for w in _NOT_WORD.sub(" ", text.lower()).split() if w.strip("'")]
 
