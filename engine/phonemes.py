@@ -1,15 +1,16 @@
 """Phonemes from `hama` 1.7.0: G2P of pseudo-labels and phoneme CTC posteriors of audio, for the
 `phoneme` (proxy_per) and `align` (align_score) score groups; one model per process, shared.
 
-Languages. hama's G2P reads Latin, Hangul, kana, Han and Thai script (Cyrillic or Arabic text
-comes out as Chinese-like junk) with no language switch: Latin text is mostly read as English.
-Its CTC recogniser emits only the ~43 English phonemes of `UNITS`, hearing every language as
-English. Measured on espeak-ng speech (4 sentences a language), phoneme error rate of the right
-label / of the other sentences' labels: English 0.15 / 0.94; German 0.52 / 0.95, Spanish 0.65 /
-0.88, Italian 0.66 / 0.96, Dutch 0.66 / 0.97, Korean 0.70 / 0.93, French 0.72 / 0.87, Portuguese
-0.77 / 1.02; Thai and Russian no separation. Outside English a correct label thus scores like a
-bad English one, so only `LANGUAGES` are scored; other clips get NaN (an empty label is scored in
-any language: it needs no reading, only "does the recogniser hear speech").
+Languages. hama's G2P reads Latin, Hangul, kana, Han and Thai script (Cyrillic or Arabic text comes
+out as Chinese-like junk) with no language switch: Latin text is mostly read as English. Its CTC
+recogniser emits only the 43 phonemes of `UNITS` (English ones, plus a, e, o), hearing every
+language as English. Phoneme error rate of the right label / of wrong ones (other sentences) on
+espeak-ng speech, 4 sentences a language (benchmarks/phoneme_languages.py): English 0.17 / 0.94;
+German 0.60 / 1.01, Dutch 0.67 / 0.96, Italian 0.69 / 1.02, Portuguese 0.74 / 0.95, Spanish 0.75 /
+1.02, Korean 0.77 / 0.98, French 0.92 / 1.17, Thai 0.88 / 0.97, Russian 1.33 / 1.33. Outside English
+a right label thus scores like a wrong English one, so only `LANGUAGES` are scored; other clips get
+NaN (an empty label is scored in any language: it needs no reading, only "does the recogniser hear
+speech").
 
 Labels are prepared as hama needs: numbers spelled out (its G2P reads digits as Chinese),
 punctuation dropped (it turns it into phonemes), one word at a time (cached), and only phonemes
@@ -151,13 +152,16 @@ def _cached_word_units(word: str) -> tuple[str, ...]:
     return load_model().word_units(word)
 
 
+def text_units(text: str) -> list[str]:
+    """The units a text sounds as when read as English."""
+    return [u for word in spoken_words(text) for u in _cached_word_units(word)]
+
+
 def label_units(label: str, lang: str | None) -> list[str] | None:
     """The units a label should sound as; [] for an empty label, None for a language not in `LANGUAGES`."""
     if not label.strip():
         return []
-    if lang not in LANGUAGES:
-        return None
-    return [u for word in spoken_words(label) for u in _cached_word_units(word)]
+    return text_units(label) if lang in LANGUAGES else None
 
 
 def heard_units(log_probs: np.ndarray) -> list[str]:
