@@ -98,7 +98,7 @@ class TransformersProxy:
         self.name = spec
         self.batch_size = options.batch_size
         whisper = self.pipe.model.config.model_type == "whisper"
-        generation = self.pipe.model.generation_config
+        generation = getattr(self.pipe.model, "generation_config", None)
         self.tell_language = whisper and bool(getattr(generation, "is_multilingual", False))
         whisper_languages = {code[2:-2] for code in getattr(generation, "lang_to_id", {})} if self.tell_language else {"en"}
         self.languages = (frozenset(lang.strip() for lang in stated.split(",") if lang.strip()) if stated

@@ -1,0 +1,141 @@
+"""Proxy ASR: the agreement scores, the language rule, the transformers route and `score --add proxy`."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine.audio import load_audio
+from engine.cli import main
+from engine.demo import DEMO_MANIFEST
+from engine.extras import EXTRAS_DIR, Batch, ExtraOptions
+from engine.proxy import proxy_scorer
+from engine.scores.proxy_wer import proxy_cer, proxy_wer
+from engine.workspace import Workspace
+
+# kind → demo clip: clean read speech, babble the teacher mislabels, a German sentence
+CLIPS = {"clean": "real_0001", "babble": "babble_0002", "german": "other_language_0001"}
+
+
+def test_identical_texts_agree_after_normalisation():
+    labels = ["Go forward ten meters.", "It's the BEST of times!"]
+    proxies = ["go forward 10 meters", "it is the best of times"]
+    np.testing.assert_array_equal(proxy_wer(labels, proxies, ["en", "en"]), [0.0, 0.0])
+    np.testing.assert_array_equal(proxy_cer(labels, proxies, ["en", "en"]), [0.0, 0.0])
+
+
+def test_disjoint_texts_disagree_fully():
+    assert proxy_wer(["red green blue"], ["cat dog fish"], ["en"])[0] == 1.0
+    assert proxy_wer(["Der Zug fährt"], ["le train part"], ["de"])[0] == 1.0
+
+
+def test_missing_and_empty_transcripts():
+    out = proxy_wer(["a label", "", "", "a label"], [None, "", "words", ""], ["de", "en", "en", "en"])
+    assert np.isnan(out[0])  # no proxy for the language
+    np.testing.assert_array_equal(out[1:], [0.0, 1.0, 1.0])  # both silent; one side empty
+
+
+def test_non_english_uses_the_basic_normaliser():
+    assert proxy_wer(["Fährt heute, ab!"], ["fährt heute ab"], ["de"])[0] == 0.0
+    assert proxy_wer(["Zehn Meter"], ["10 Meter"], ["de"])[0] == 0.5  # no English number words
+
+
+def _demo_rows() -> list[dict]:
+    rows = {Path(r["audio_filepath"]).stem: r for r in map(json.loads, DEMO_MANIFEST.read_text().splitlines())}
+    return [{**rows[name], "audio_filepath": str(DEMO_MANIFEST.parent / rows[name]["audio_filepath"])}
+            for name in CLIPS.values()]
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory) -> tuple[Workspace, pd.DataFrame]:
+    """Three demo clips scored by the teacher, then `--add proxy` with the real tiny.en."""
+    root = tmp_path_factory.mktemp("proxy")
+    manifest = root / "manifest.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in _demo_rows()))
+    ws = root / "ws"
+    assert main(["score", str(manifest), "--workspace", str(ws), "--add", "proxy", "--threads", "2"]) == 0
+    table = Workspace(ws).read_scores().set_index("id")
+    table.index = [i.rsplit("-", 1)[0] for i in table.index]
+    return Workspace(ws), table
+
+
+def test_clean_english_clip_agrees(scored):
+    row = scored[1].loc[CLIPS["clean"]]
+    assert row["proxy_model"] == "tiny.en" and "Dashwood" in row["proxy_text"]
+    assert row["proxy_wer"] < 0.1 and row["proxy_cer"] < 0.05
+
+
+def test_babble_hallucination_disagrees(scored):
+    row = scored[1].loc[CLIPS["babble"]]
+    assert row["wer"] >= 0.5  # the teacher's label is wrong here...
+    assert row["proxy_wer"] >= 0.5  # ...and the proxy says so
+
+
+def test_non_english_clip_gets_no_english_proxy(scored):
+    row = scored[1].loc[CLIPS["german"]]
+    assert row["lang"] == "de" and row["pseudo_label"]
+    assert np.isnan(row["proxy_wer"]) and np.isnan(row["proxy_cer"])
+    assert row["proxy_model"] == "" and pd.isna(row["proxy_text"])
+
+
+def test_rerun_resumes_without_recomputing(scored, monkeypatch):
+    ws, before = scored
+    shards = sorted((ws.path(EXTRAS_DIR) / "proxy").glob("*.parquet"))
+    stamps = [p.stat().st_mtime_ns for p in shards]
+    monkeypatch.setattr("engine.proxy.proxy_scorer", lambda options: pytest.fail("proxy recomputed"))
+    assert main(["score", str(ws.root), "--add", "proxy"]) == 0
+    assert [p.stat().st_mtime_ns for p in shards] == stamps
+    after = ws.read_scores()
+    pd.testing.assert_series_equal(after["proxy_wer"], pd.Series(before["proxy_wer"].to_numpy(), name="proxy_wer"))
+
+
+@pytest.fixture(scope="module")
+def clips() -> dict[str, np.ndarray]:
+    return {kind: load_audio(r["audio_filepath"]).samples for kind, r in zip(CLIPS, _demo_rows())}
+
+
+@pytest.fixture(scope="module")
+def tiny_ctc(tmp_path_factory) -> Path:
+    """A randomly initialised, tiny Wav2Vec2 CTC model with its processor, saved to a folder."""
+    from transformers import (Wav2Vec2Config, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor, Wav2Vec2ForCTC,
+                              Wav2Vec2Processor)
+
+    folder = tmp_path_factory.mktemp("tiny-ctc")
+    vocab = {t: i for i, t in enumerate(["<pad>", "<s>", "</s>", "<unk>", "|", *"abcdefghijklmnopqrstuvwxyz'"])}
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    tokenizer = Wav2Vec2CTCTokenizer(str(folder / "vocab.json"))
+    processor = Wav2Vec2Processor(Wav2Vec2FeatureExtractor(return_attention_mask=True), tokenizer)
+    config = Wav2Vec2Config(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                            intermediate_size=64, conv_dim=(16, 16), conv_stride=(5, 4), conv_kernel=(10, 4),
+                            num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4, pad_token_id=0)
+    Wav2Vec2ForCTC(config).save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+def _batch(clips: dict[str, np.ndarray], langs: list[str]) -> Batch:
+    return Batch(ids=list(clips), samples=list(clips.values()), labels=["a label"] * len(clips), langs=langs)
+
+
+def test_transformers_ctc_model_reads_every_language_unless_told(tiny_ctc, clips):
+    langs = ["en", "en", "de"]
+    out = proxy_scorer(ExtraOptions(proxy=str(tiny_ctc), threads=1))(_batch(clips, langs))
+    assert list(out["proxy_model"]) == [str(tiny_ctc)] * 3
+    assert all(isinstance(t, str) for t in out["proxy_text"]) and not np.isnan(out["proxy_wer"]).any()
+
+    spec = f"{tiny_ctc}=en"
+    out = proxy_scorer(ExtraOptions(proxy=spec, threads=1))(_batch(clips, langs))
+    assert list(out["proxy_model"]) == [spec, spec, ""] and out["proxy_text"][2] is None
+    assert np.isnan(out["proxy_wer"][2]) and not np.isnan(out["proxy_wer"][:2]).any()
+
+
+def test_transformers_whisper_follows_the_clip_language(clips):
+    from engine.convert import hf_teacher_dir
+
+    german = {"german": clips["german"]}  # one thread: torch's spinning threads crawl on a busy machine
+    out = proxy_scorer(ExtraOptions(proxy=str(hf_teacher_dir()), threads=1))(_batch(german, ["de"]))
+    assert out["proxy_model"][0] == str(hf_teacher_dir())
+    assert "Hamburg" in out["proxy_text"][0]  # transcribed as German, not translated or read as English
