@@ -17,10 +17,11 @@ import pandas as pd
 
 from engine.atomic import write_bytes_atomic, write_text_atomic
 from engine.scores import HIGHER_IS_BETTER, REFERENCE_COLUMNS
+from engine.scores.reference_wer import GOOD_WER, good_label
 from engine.workspace import Workspace
 
 REPORTS = "reports"
-BAD_WER = 0.2  # a pseudo-label with a higher WER is bad
+BAD_WER = GOOD_WER  # a pseudo-label with a higher WER is bad
 RETENTIONS = (0.5, 0.7, 0.9)
 BASELINE = "avg_logprob"
 ORACLE, NO_FILTER = "oracle (reference WER)", "no filter"
@@ -72,7 +73,7 @@ def validate(table: pd.DataFrame) -> Validation:
         raise ValueError(f"validation needs references on at least {MIN_ROWS} labelled clips; this workspace has {len(rows)}")
     wer = rows["wer"].to_numpy(dtype=float)
     duration = rows["duration"].fillna(1.0).to_numpy(dtype=float)
-    bad = wer > BAD_WER
+    bad = ~good_label(wer)
     if bad.all() or not bad.any():
         raise ValueError(f"validation needs both good and bad labels (WER ≤ and > {BAD_WER:.0%}); all {len(rows)} are one kind")
     candidates = {c: goodness(rows[c], c) for c in score_columns(rows)}

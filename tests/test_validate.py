@@ -61,3 +61,9 @@ def test_validate_on_the_demo(demo_workspace: Workspace):
     result = validate_workspace(demo_workspace.root).table
     assert result.loc["combined", "auroc"] > 0.8 and result.loc[BASELINE, "auroc"] > 0.8
     assert result.loc["combined", "kept_wer@70%"] < result.loc[NO_FILTER, "kept_wer@70%"]
+
+
+def test_one_error_in_five_words_is_a_good_label_even_as_float32():
+    from engine.scores.reference_wer import good_label
+
+    assert list(good_label(np.array([0.2, 0.21, np.nan], dtype=np.float32))) == [True, False, False]

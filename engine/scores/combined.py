@@ -18,8 +18,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from engine.scores.reference_wer import good_label
+
 COLUMNS = {"combined": True, "combined_tuned": True}
-GOOD_WER = 0.2  # a label with WER ≤ 20 % counts as good when tuning
 MIN_LABELLED = 30  # rows with references needed (and MIN_CLASS of each kind) before tuning
 MIN_CLASS = 5
 FOLDS = 5
@@ -91,7 +92,7 @@ def combined_tuned(table: pd.DataFrame, higher_is_better: dict[str, bool | None]
 
     columns = [c for members in FAMILIES.values() for c in members if c in table and table[c].notna().any()]
     labelled = wer.notna().to_numpy()
-    good = (wer[labelled] <= GOOD_WER).to_numpy()
+    good = good_label(wer[labelled].to_numpy())
     if not columns or labelled.sum() < MIN_LABELLED or min(good.sum(), (~good).sum()) < MIN_CLASS:
         return None
     features = ranks(table, columns, higher_is_better).fillna(0.5).to_numpy()

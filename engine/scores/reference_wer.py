@@ -9,6 +9,13 @@ import numpy as np
 from engine.text import normalize
 
 COLUMNS = {"wer": False, "cer": False}
+GOOD_WER = 0.2  # a pseudo-label with WER at most this is good (Distil-Whisper's filters keep far less)
+FLOAT32_SLACK = 1e-6  # WER is stored as float32: 1/5 reads back as 0.2000000030
+
+
+def good_label(wer: np.ndarray) -> np.ndarray:
+    """True where a pseudo-label's WER is at most GOOD_WER (so 1 error in 5 words is good); NaN is not good."""
+    return np.asarray(wer, dtype=np.float64) <= GOOD_WER + FLOAT32_SLACK
 
 
 def wer(references: Sequence[str | None], hypotheses: Sequence[str], langs: Sequence[str | None]) -> np.ndarray:
