@@ -158,3 +158,12 @@ def test_transformers_whisper_follows_the_clip_language(clips):
     out = proxy_scorer(ExtraOptions(proxy=str(hf_teacher_dir()), threads=1))(_batch(german, ["de"]))
     assert out["proxy_model"][0] == str(hf_teacher_dir())
     assert "Hamburg" in out["proxy_text"][0]  # transcribed as German, not translated or read as English
+
+
+def test_pocketsphinx_reads_english_only(clips):
+    two = {"clean": clips["clean"], "german": clips["german"]}
+    out = proxy_scorer(ExtraOptions(proxy="pocketsphinx"))(
+        Batch(list(two), list(two.values()), ["And Mr. John Dashwood had then leisure to consider how much there "
+                                             "might be prudently in his power to do for them.", "Der Zug"], ["en", "de"]))
+    assert list(out["proxy_model"]) == ["pocketsphinx", ""] and out["proxy_text"][1] is None
+    assert out["proxy_wer"][0] < 0.5  # weaker than tiny.en, but it hears the sentence
