@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 
 from engine.extras import EXTRAS
-from engine.mapping import FIT_ROWS
+from engine.mapping import FIT_ROWS, MAP_EMBEDDINGS
 from engine.teacher import MAX_LABEL_TOKENS, TeacherOptions
 
 
@@ -74,8 +74,8 @@ def _map(args: argparse.Namespace) -> None:
     from engine.workspace import Workspace
 
     ws = Workspace(args.workspace)
-    table = audio_map(ws, fit_rows=args.fit_rows, seed=args.seed)
-    print(f"mapped {len(table)} clips into {ws.path(MAP)}")
+    table = audio_map(ws, fit_rows=args.fit_rows, seed=args.seed, embedding=args.embedding)
+    print(f"mapped {len(table)} clips by their {args.embedding} embedding into {ws.path(MAP)}")
 
 
 def _validate(args: argparse.Namespace) -> None:
@@ -208,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     map_.add_argument("--fit-rows", type=int, default=FIT_ROWS, help="clips sampled to fit UMAP; the rest are "
                       "transformed into the fitted map")
     map_.add_argument("--seed", type=int, default=0, help="random seed for the sample and UMAP")
+    map_.add_argument("--embedding", default="audio", choices=list(MAP_EMBEDDINGS), help="place clips by the "
+                      "teacher's audio embedding, by their label's text embedding (needs `score --add text`), or both")
 
     validate = _command(commands, "validate", _validate, "Check every label-free score against the references a "
                         "workspace has: Spearman vs WER, AUROC for WER > 20 %, kept-set WER at 50/70/90 %% "

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from engine.extras import add_scores
+from engine.mapping import audio_map, map_embeddings
 from engine.text_embedding import DIMENSIONS, load_text_embedder, text_embeddings
-from engine.workspace import EMBEDDINGS
+from engine.workspace import EMBEDDINGS, write_array_atomic
 
 
 @pytest.fixture(scope="module")
@@ -37,3 +38,21 @@ def test_add_text_group_writes_aligned_embeddings(tmp_workspace, embedder):
     assert "text_embedding" not in table  # 2-D: only in embeddings/text.npy
     expected = text_embeddings(embedder, [str(t) for t in table["pseudo_label"]])
     np.testing.assert_allclose(embeddings.astype(np.float32), expected, atol=2e-3)  # stored as float16
+
+
+def test_map_by_text_or_by_both_embeddings(tmp_workspace):
+    n = len(tmp_workspace.read_scores())
+    rng = np.random.default_rng(0)
+    folder = tmp_workspace.path(EMBEDDINGS)
+    write_array_atomic(folder / "audio.npy", rng.normal(size=(n, 16)).astype(np.float16))
+    with pytest.raises(ValueError, match="--add text"):
+        audio_map(tmp_workspace, embedding="text")
+    text = rng.normal(size=(n, DIMENSIONS)).astype(np.float16)
+    text[0] = np.nan  # an empty label
+    write_array_atomic(folder / "text.npy", text)
+    for embedding in ("text", "both"):
+        points = audio_map(tmp_workspace, embedding=embedding)
+        assert len(points) == n - 1 and np.isfinite(points[["x", "y"]].to_numpy()).all()
+    joined = map_embeddings(tmp_workspace, "both", n)
+    np.testing.assert_allclose(np.linalg.norm(joined[1:, :16], axis=1), 1.0, atol=1e-5)  # audio and text weigh alike
+    np.testing.assert_allclose(np.linalg.norm(joined[1:, 16:], axis=1), 1.0, atol=1e-5)
