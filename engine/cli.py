@@ -110,6 +110,8 @@ def _distill(args: argparse.Namespace) -> None:
                 print(info.message)
 
         result = distill(ws, config, run_dir(ws, args.out), on_step=on_step)
+    if int(os.environ.get("RANK", 0)) > 0:
+        return  # under accelerate launch / torchrun the main process reports
     if result.eval:
         from engine.evaluate import format_table
 

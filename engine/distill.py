@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
@@ -33,8 +32,8 @@ import yaml
 from engine.atomic import atomic_path, write_text_atomic
 from engine.distill_data import (CACHES, ENCODER, FEATURES, IGNORE, Batch, TeacherCache, cache_key, heldout_split,
                                  kept_targets, prepare_cache)
-from engine.jobs import (BEST, CHECKPOINT, CONFIG, EVAL, LOG, METRICS, RUNS, STATUS, STUDENT, STUDENT_CT2, cancel_requested,
-                         workspace_lock)
+from engine.jobs import (BEST, CHECKPOINT, CONFIG, EVAL, METRICS, RUNS, STATUS, STUDENT, STUDENT_CT2, RunFiles,
+                         cancel_requested, workspace_lock)
 from engine.workspace import Workspace
 
 PRECISIONS = ("auto", "no", "bf16", "fp16")
@@ -218,46 +217,19 @@ def _save(obj, path: Path) -> None:
         torch.save(obj, tmp)
 
 
-class RunFiles:
-    """The run folder's log, metrics and status, written by the main process only."""
-
-    def __init__(self, run: Path, main: bool, on_step: Callable[[StepInfo], None] | None):
-        self.run, self.main, self.on_step = run, main, on_step
-
-    def log(self, message: str) -> None:
-        if self.main:
-            with open(self.run / LOG, "a", encoding="utf-8") as f:
-                f.write(f"{time.strftime('%H:%M:%S')} {message}\n")
-
-    def metric(self, **row) -> None:
-        if self.main:
-            with open(self.run / METRICS, "a", encoding="utf-8") as f:
-                f.write(json.dumps(row) + "\n")
-
-    def status(self, info: StepInfo) -> None:
-        if self.main:
-            write_text_atomic(self.run / STATUS, json.dumps({**asdict(info), "pid": os.getpid(), "updated": time.time()}))
-            if self.on_step:
-                self.on_step(info)
-
-    def truncate_metrics(self, step: int) -> None:
-        """Drop metric rows after `step` (written after the checkpoint a resume starts from)."""
-        path = self.run / METRICS
-        if self.main and path.is_file():
-            rows = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
-            write_text_atomic(path, "".join(line + "\n" for line in rows))
-
-
 def write_run_config(run: Path, config: DistillConfig) -> None:
-    """Write config.yaml for a new run; refuse to resume a run made with other options."""
+    """Write config.yaml (route and precision decided for this machine) for a new run; refuse to resume
+    a run made with other options."""
+    config = resolved(config, torch.cuda.is_available())
     path = run / CONFIG
     if path.is_file():
-        stored = DistillConfig.from_yaml(path.read_text())
+        stored = resolved(DistillConfig.from_yaml(path.read_text()), torch.cuda.is_available())
         changed = [f.name for f in fields(config) if getattr(stored, f.name) != getattr(config, f.name)]
         if changed:
             raise ValueError(f"{run} was started with other options ({', '.join(changed)}); "
                              "resume it with the same options or choose a new run name")
     else:
+        run.mkdir(parents=True, exist_ok=True)
         write_text_atomic(path, config.to_yaml())
 
 
@@ -289,7 +261,6 @@ def distill(workspace: str | Path | Workspace, config: DistillConfig, run_dir: s
     lock = workspace_lock(ws, run) if main else contextlib.nullcontext()
     with lock:
         if main:
-            run.mkdir(parents=True, exist_ok=True)
             write_run_config(run, config)
         done = finished_result(run)
         if done:

@@ -23,7 +23,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -50,6 +51,37 @@ ACTIVE_STATES = ("starting", "preparing", "training", "evaluating")
 
 class JobRunning(OSError):
     """Another distillation job holds the workspace (the CLI reports it like any other OSError)."""
+
+
+class RunFiles:
+    """The run folder's log, metrics and status, written by the main process only."""
+
+    def __init__(self, run: Path, main: bool, on_step: Callable | None):
+        self.run, self.main, self.on_step = run, main, on_step
+
+    def log(self, message: str) -> None:
+        if self.main:
+            with open(self.run / LOG, "a", encoding="utf-8") as f:
+                f.write(f"{time.strftime('%H:%M:%S')} {message}\n")
+
+    def metric(self, **row) -> None:
+        if self.main:
+            with open(self.run / METRICS, "a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
+
+    def status(self, info) -> None:
+        """Write `info` (a dataclass: engine.distill.StepInfo) to status.json and pass it to on_step."""
+        if self.main:
+            write_text_atomic(self.run / STATUS, json.dumps({**asdict(info), "pid": os.getpid(), "updated": time.time()}))
+            if self.on_step:
+                self.on_step(info)
+
+    def truncate_metrics(self, step: int) -> None:
+        """Drop metric rows after `step` (written after the checkpoint a resume starts from)."""
+        path = self.run / METRICS
+        if self.main and path.is_file():
+            rows = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+            write_text_atomic(path, "".join(line + "\n" for line in rows))
 
 
 def run_dir(ws: Workspace, run: str | Path) -> Path:

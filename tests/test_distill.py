@@ -1,0 +1,236 @@
+"""Distillation on the demo: student surgery, the loss, batches, a real run killed with -9 and resumed,
+the saved student in transformers and faster-whisper, evaluation, and two processes under accelerate."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engine.audio import SAMPLE_RATE, load_audio
+from engine.distill import DistillConfig, kd_loss, lr_factor, rows_for
+from engine.distill_data import IGNORE, Batch, heldout_split, target_tokens
+from engine.jobs import CHECKPOINT, EVAL, JobRunning, LOG, METRICS, STUDENT, STUDENT_CT2, running_job, start_job, workspace_lock
+from engine.recipe import KeepBest, Recipe
+from engine.student import layer_map, student_from_teacher
+from tests.conftest import copy_workspace
+
+STEPS = 8
+# A few kept clips keep the teacher pass short; the whole train split is one batch, so every step sees it.
+COMMON = ["--lr", "3e-4", "--heldout-fraction", "0.25", "--checkpoint-every", "2", "--eval-every", "4"]
+TINY = ["--max-steps", str(STEPS), "--batch-size", "6", *COMMON]
+
+
+def test_layer_map_spreads_layers_evenly_keeping_first_and_last():
+    assert layer_map(6, 2) == [0, 5]
+    assert layer_map(6, 3) == [0, 2, 5] or layer_map(6, 3) == [0, 3, 5]
+    assert layer_map(32, 2) == [0, 31]
+    assert layer_map(4, 4) == [0, 1, 2, 3]
+    with pytest.raises(ValueError):
+        layer_map(6, 7)
+
+
+@pytest.fixture(scope="module")
+def teacher():
+    from transformers import WhisperForConditionalGeneration
+
+    from engine.convert import hf_teacher_dir
+
+    return WhisperForConditionalGeneration.from_pretrained(hf_teacher_dir()).eval()
+
+
+def test_student_copies_teacher_layers_and_ties_embeddings(teacher):
+    student = student_from_teacher(teacher, decoder_layers=2)
+    assert (student.config.encoder_layers, student.config.decoder_layers) == (6, 2)
+    assert student.proj_out.weight is student.model.decoder.embed_tokens.weight
+    for s, t in ((0, 0), (1, 5)):
+        assert torch.equal(student.model.decoder.layers[s].fc1.weight, teacher.model.decoder.layers[t].fc1.weight)
+    assert torch.equal(student.model.encoder.layers[3].fc2.weight, teacher.model.encoder.layers[3].fc2.weight)
+    assert all(layer < 2 for layer, _ in student.generation_config.alignment_heads)
+
+
+def test_targets_carry_language_and_task_tokens(teacher):
+    from transformers import WhisperProcessor
+
+    from engine.convert import hf_teacher_dir
+
+    tokenizer = WhisperProcessor.from_pretrained(hf_teacher_dir()).tokenizer
+    ids = target_tokens(tokenizer, "Guten Tag.", "de", True, 448)
+    assert tokenizer.convert_ids_to_tokens(ids[:4]) == ["<|startoftranscript|>", "<|de|>", "<|transcribe|>", "<|notimestamps|>"]
+    assert ids[-1] == tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    assert tokenizer.decode(ids[4:-1]).strip() == "Guten Tag."
+    assert len(target_tokens(tokenizer, "word " * 500, "en", True, 448)) <= 4 + 225 + 1
+
+
+def test_kd_loss_is_ce_alone_when_the_student_is_the_teacher():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 3, 10)
+    labels = torch.tensor([[1, 2, IGNORE], [3, IGNORE, IGNORE]])
+    top = logits.topk(10, dim=-1)  # k = vocabulary: the teacher's distribution exactly
+    batch = Batch(torch.zeros(2), torch.zeros(2, 3, dtype=torch.long), labels, top.values, top.indices)
+    loss, ce, kl = kd_loss(logits, batch, DistillConfig())
+    assert float(kl) == pytest.approx(0.0, abs=1e-5)
+    assert float(loss) == pytest.approx(0.8 * float(ce))
+    worse = kd_loss(torch.randn(2, 3, 10), batch, DistillConfig())[2]
+    assert float(worse) > 0.01
+
+
+def test_each_epoch_visits_every_training_row_once_split_across_ranks():
+    train = np.arange(20)
+    config = DistillConfig(batch_size=5, seed=3)
+    seen = [rows_for(step, 0, rank, 2, train, config) for step in range(2) for rank in range(2)]
+    assert sorted(np.concatenate(seen).tolist()) == train.tolist()
+    assert not np.array_equal(rows_for(0, 0, 0, 2, train, config), rows_for(2, 0, 0, 2, train, config))
+
+
+def test_schedule_warms_up_then_decays_to_zero():
+    factors = [lr_factor(s, 2, 10) for s in range(10)]
+    assert factors[:2] == [0.5, 1.0] and factors[2] == 1.0
+    assert factors[-1] == pytest.approx(1 / 8) and all(a >= b for a, b in zip(factors[2:], factors[3:]))
+
+
+def test_heldout_split_is_seeded_and_never_takes_everything():
+    train, held = heldout_split(10, 0.2, seed=1)
+    assert len(held) == 2 and set(train) | set(held) == set(range(10)) and not set(train) & set(held)
+    assert np.array_equal(held, heldout_split(10, 0.2, seed=1)[1])
+    assert len(heldout_split(1, 0.5, seed=0)[0]) == 1
+
+
+def test_config_round_trips_and_rejects_bad_values():
+    config = DistillConfig(decoder_layers=3, max_steps=5, freeze_encoder=True)
+    assert DistillConfig.from_yaml(config.to_yaml()) == config
+    for bad in ({"batch_size": 0}, {"alpha_ce": 0, "alpha_kl": 0}, {"precision": "int4"}, {"heldout_fraction": 1}):
+        with pytest.raises(ValueError):
+            DistillConfig(**bad)
+    with pytest.raises(ValueError, match="unknown"):
+        DistillConfig.from_yaml("learning_rate: 1")
+
+
+@pytest.fixture(scope="module")
+def tiny(demo_workspace, tmp_path_factory):
+    """A copy of the scored demo and a recipe keeping its 15 % most confident clips (8 clips)."""
+    root = tmp_path_factory.mktemp("distill")
+    ws = copy_workspace(demo_workspace, root / "ws")
+    recipe = root / "tiny.yaml"
+    recipe.write_text(Recipe(keep_best=KeepBest("confidence", 15)).to_yaml())
+    return ws, recipe
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "engine", *args]
+
+
+def _steps(run: Path) -> list[dict]:
+    if not (run / METRICS).is_file():
+        return []
+    return [json.loads(line) for line in (run / METRICS).read_text().splitlines() if '"loss"' in line]
+
+
+@pytest.fixture(scope="module")
+def resumed_run(tiny):
+    """`whisper-curator distill` killed with -9 after its first checkpoint, then run again to the end."""
+    ws, recipe = tiny
+    command = _cli("distill", str(ws.root), "--out", "tiny", "--recipe", str(recipe), *TINY)
+    run = ws.path("runs") / "tiny"
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 600
+    while len(_steps(run)) < 3 and process.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    assert process.poll() is None, process.stderr.read().decode()[-2000:]
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    before = _steps(run)
+    checkpoint_step = torch.load(run / CHECKPOINT, weights_only=False)["step"]
+    assert 2 <= checkpoint_step < STEPS
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    return run, before, checkpoint_step, finished.stdout
+
+
+def test_resume_after_kill_continues_from_the_last_checkpoint(resumed_run):
+    run, before, checkpoint_step, _ = resumed_run
+    steps = _steps(run)
+    assert [s["step"] for s in steps] == list(range(1, STEPS + 1))  # redone steps replaced, not repeated
+    assert steps[:checkpoint_step] == before[:checkpoint_step]
+    assert f"resumed from the checkpoint at step {checkpoint_step}" in (run / LOG).read_text()
+
+
+def test_training_lowers_the_loss(resumed_run):
+    losses = [s["loss"] for s in _steps(resumed_run[0])]
+    assert np.mean(losses[-2:]) < 0.7 * np.mean(losses[:2])
+
+
+def test_run_reports_teacher_vs_student(resumed_run):
+    run, _, _, stdout = resumed_run
+    report = json.loads((run / EVAL).read_text())
+    teacher, student = report["models"]["teacher"], report["models"]["student"]
+    assert report["split"] == "held-out" and report["clips"] == 2 and report["labelled_clips"] >= 1
+    assert student["parameters"] < 0.8 * teacher["parameters"] and student["decoder_layers"] == 2
+    assert teacher["wer"] is not None and teacher["rtfx"] > 0 and student["rtfx"] > 0
+    assert "| parameters |" in stdout and "distilled 8 steps" in stdout
+
+
+def test_student_runs_in_the_transformers_pipeline(resumed_run, tiny):
+    from transformers import pipeline
+
+    asr = pipeline("automatic-speech-recognition", model=str(resumed_run[0] / STUDENT))
+    assert asr.model.config.decoder_layers == 2
+    audio = load_audio(tiny[0].table().iloc[0]["audio_filepath"]).samples  # a path would need ffmpeg
+    assert isinstance(asr({"raw": audio, "sampling_rate": SAMPLE_RATE}, generate_kwargs={"max_new_tokens": 20})["text"], str)
+
+
+def test_student_runs_in_faster_whisper(resumed_run, tiny):
+    from faster_whisper import WhisperModel
+
+    model = WhisperModel(str(resumed_run[0] / STUDENT_CT2), device="cpu", compute_type="int8")
+    segments, info = model.transcribe(tiny[0].table().iloc[0]["audio_filepath"], beam_size=1, temperature=0.0,
+                                      condition_on_previous_text=False, without_timestamps=True)
+    list(segments)
+    assert info.language and 0 < info.language_probability <= 1
+
+
+def test_eval_command_compares_on_a_test_manifest(resumed_run, tiny, tmp_path):
+    ws = tiny[0]
+    rows = ws.table().query("status == 'ok' and text.notna()").head(2)
+    manifest = tmp_path / "test.jsonl"
+    manifest.write_text("".join(json.dumps({"audio_filepath": p, "text": t, "lang": "en"}) + "\n"
+                                for p, t in zip(rows["audio_filepath"], rows["text"])))
+    done = subprocess.run(_cli("eval", str(resumed_run[0]), "--test", str(manifest)), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "| WER (2 labelled clips) |" in done.stdout
+    report = json.loads((resumed_run[0] / "eval-test.json").read_text())
+    assert report["labelled_clips"] == 2 and report["split"].startswith("test")
+
+
+def test_a_second_job_on_the_workspace_is_refused(tiny, tmp_path):
+    ws = tiny[0]
+    run = ws.path("runs") / "holder"
+    run.mkdir(parents=True, exist_ok=True)
+    with workspace_lock(ws, run):
+        assert running_job(ws) == run
+        with pytest.raises(JobRunning, match="already running"):
+            start_job(ws, ws.path("runs") / "second", tmp_path / "config.yaml")
+    assert running_job(ws) is None
+
+
+def test_two_cpu_processes_under_accelerate(resumed_run, tiny):
+    ws, recipe = tiny
+    # --multi_gpu is accelerate's multi-process launcher; without CUDA its processes meet over gloo on the CPU
+    # (`--cpu` alone would start a single process).
+    command = [str(Path(sys.executable).parent / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "engine", "distill",
+               str(ws.root), "--out", "ddp", "--recipe", str(recipe), "--max-steps", "2", "--batch-size", "3", *COMMON]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = ws.path("runs") / "ddp"
+    log = (run / LOG).read_text()
+    assert "on 2 process(es) (gloo)" in log and "caching the teacher" not in log  # the tiny run's cache is reused
+    assert [s["step"] for s in _steps(run)] == [1, 2]
+    assert (run / STUDENT_CT2 / "model.bin").is_file()
