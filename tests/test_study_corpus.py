@@ -77,6 +77,7 @@ def test_pool_has_every_corruption_cell_and_test_is_clean(corpus):
         else:
             assert all(cells[kind, s] >= 1 for s in severities), kind
     assert {"tones", "noise_only", "silence", "other_language", "clean"} <= {line["kind"] for line in pool}
+    assert {"espeak-ng", "piper:en_US-joe-medium"} <= {line["source"] for line in pool if line["kind"] == "clean"}
     assert {line["kind"] for line in test} == {"clean", "other_language"}
     assert len({line["lang"] for line in test}) > 5 and any(line["source"].startswith("pocketsphinx") for line in test)
 
