@@ -157,10 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--add", default="default", help="extra score groups, comma-separated: "
                        f"{', '.join(f'{n} ({e.help})' for n, e in EXTRAS.items())}; or default "
                        f"({','.join(n for n, e in EXTRAS.items() if e.default)}), all, none")
-    score.add_argument("--proxy", default=None, help="proxy ASR for the proxy scores: a transformers model id "
-                       "or folder (e.g. a wav2vec2 or SeamlessM4T checkpoint); default: the bundled one")
+    score.add_argument("--proxy", default=None, help="proxy ASR for the proxy scores: tiny.en (the bundled Whisper "
+                       "tiny.en, English clips only), pocketsphinx (English), or a transformers ASR model id or folder "
+                       "(a multilingual Whisper reads each clip's language; add =en,de to list what another model reads)")
     score.add_argument("--lm", default=None, help="causal language model for lm_nll: a transformers model id "
-                       "or folder; default: the bundled Gemma-3 270M")
+                       "or folder, or a .gguf file; default: the bundled Gemma-3 270M")
     score.add_argument("--teacher", default=None, help="CTranslate2 folder, Hugging Face folder or hub id; "
                        "default: the bundled Whisper base")
     score.add_argument("--backend", default="ct2", choices=["ct2", "torch"], help="ct2: CTranslate2, fastest "
