@@ -594,6 +594,11 @@ def english_split(seed: int, size: int) -> tuple[list[int], list[int]]:
     return sorted(order[n_test:].tolist()), sorted(order[:n_test].tolist())
 
 
+def cycled(order: np.ndarray, count: int) -> np.ndarray:
+    """The first `count` entries of `order` repeated as often as needed."""
+    return order[np.arange(count) % len(order)]
+
+
 def spoken(item_id: str, text: str, lang: str, text_id: str, voices: Voices, rng: np.random.Generator,
            kind: str = "clean") -> Item:
     """Return `text` spoken by espeak-ng in a random voice of `voices` at a random speed and pitch
@@ -622,7 +627,7 @@ def english_items(split: str, sentences: list[int], count: int, voices: Voices, 
     rng = seeded_rng(seed, f"{split}-english")
     order = rng.permutation(sentences)
     return [spoken(f"{split}-clean-{i:04d}", ENGLISH[k], "en", f"en-{k:03d}", voices, rng)
-            for i, k in enumerate(order[np.arange(count) % len(order)])]
+            for i, k in enumerate(cycled(order, count))]
 
 
 def piper_items(sentences: list[int], count: int, piper: PiperVoice, seed: int) -> list[Item]:
@@ -630,7 +635,7 @@ def piper_items(sentences: list[int], count: int, piper: PiperVoice, seed: int) 
     order = seeded_rng(seed, "pool-piper").permutation(sentences)
     return [Item(f"pool-clean-piper-{i:04d}", piper.audio(ENGLISH[k]), ENGLISH[k], "en", piper.name, "clean",
                  None, piper.name, f"en-{k:03d}")
-            for i, k in enumerate(order[np.arange(count) % len(order)])]
+            for i, k in enumerate(cycled(order, count))]
 
 
 def other_language_items(split: str, count: int, voices: Voices, seed: int) -> list[Item]:
@@ -741,7 +746,7 @@ def pool_items(speech: dict, sentences: list[int], piper: PiperVoice, size: int,
             *other_language_items("pool", n_other, POOL_VOICES, seed), *non_speech_items(n_non_speech, seed)]
 
 
-def test_items(speech: dict, sentences: list[int], seed: int) -> list[Item]:
+def held_out_items(speech: dict, sentences: list[int], seed: int) -> list[Item]:
     """Return the held-out test set: clean speech in unseen voices over unseen sentences."""
     return [*real_items(speech, "test"),
             *english_items("test", sentences, len(sentences), TEST_VOICES, seed),
@@ -773,7 +778,7 @@ def build(out: Path, size: int, seed: int, downloads: Path) -> dict[str, list[di
     speech = real_speech(sdist, wheel)
     pool_sentences, test_sentences = english_split(seed, size)
     items = {"pool": pool_items(speech, pool_sentences, PiperVoice(joe, seed), size, seed),
-             "test": test_items(speech, test_sentences, seed)}
+             "test": held_out_items(speech, test_sentences, seed)}
     lines = {split: written_split(items[split], out / split) for split in SPLITS}
     licences = licence_texts(sdist, wheel)
     with zipfile.ZipFile(joe) as whl:
