@@ -50,6 +50,8 @@ def load_audio(path: str | Path) -> Audio:
     Stereo is averaged to mono; any sample rate is resampled (soxr, high quality).
     """
     path = Path(path)
+    if path.is_dir():
+        raise AudioError(f"a folder, not an audio file: {path}")
     if not path.is_file():
         raise AudioError(f"file not found: {path}")
     if path.stat().st_size == 0:

@@ -40,6 +40,7 @@ def clean_manifest(folder: Path, n: int) -> Path:
     rows = [json.loads(line) for line in DEMO_MANIFEST.read_text().splitlines()]
     chosen = [r for r in rows if r["kind"] in ("real", "synthetic")][:n]
     path = folder / "manifest.jsonl"
+    folder.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps({**r, "audio_filepath": str(DEMO_MANIFEST.parent / r["audio_filepath"])}) + "\n"
                             for r in chosen))
     return path
@@ -199,6 +200,19 @@ def kill_writer_at_step(kind: str, ws: Workspace, step: int) -> tuple[str, bool]
     return state(kind, ws), done.returncode == -signal.SIGKILL
 
 
+def kill_at_every_step(kind: str, ws: Workspace) -> list[str]:
+    """Write version 1 over version 0 killed before step 1, then (version 0 restored) before step 2, and so on
+    until a write runs through; return the state each attempt left, the last one uncut."""
+    states, step, killed = [], 0, True
+    while killed:
+        step += 1
+        state, killed = kill_writer_at_step(kind, ws, step)
+        states.append(state)
+        if killed:
+            WRITERS[kind].write(ws, 0)
+    return states
+
+
 def _kill_before_step(number: int) -> None:
     """Patch the file-system calls an atomic write makes so that call `number` kills this process."""
     import tempfile
@@ -236,9 +250,6 @@ def _run_writer(argv: list[str]) -> None:
 
 # ---- full disk and read-only workspace ----
 
-CONDITIONS = ("file size limit", "full disk", "read-only")
-
-
 def _can_mount() -> bool:
     if os.geteuid() != 0 or not shutil.which("unshare"):
         return False
@@ -247,6 +258,10 @@ def _can_mount() -> bool:
 
 
 CAN_MOUNT = _can_mount()  # root with mount rights: a real full disk (tmpfs) and a read-only bind mount
+# what this machine can stage: a file-size limit always; a full tmpfs with mount rights; a read-only folder with
+# mount rights or as a user that file permissions bind (root ignores them)
+CONDITIONS = ("file size limit",) + (("full disk",) if CAN_MOUNT else ()) + (
+    ("read-only",) if CAN_MOUNT or os.geteuid() != 0 else ())
 
 
 @dataclass

@@ -79,15 +79,22 @@ def test_every_folder_case_ends_as_a_row_and_other_files_are_skipped(corpus, run
     assert set(matched) == {c.name for c in folder_cases}
 
 
-@pytest.mark.parametrize("run, reference", [("manifest", "good"), ("folder", "good paths")])
-def test_good_rows_are_identical_to_a_run_without_the_bad_ones(runs, run, reference):
-    _, table, embeddings = runs[run]
-    _, good, good_embeddings = runs[reference]
+def assert_good_rows_identical(run: tuple[Summary, pd.DataFrame, np.ndarray],
+                               reference: tuple[Summary, pd.DataFrame, np.ndarray]) -> None:
+    """The rows of `reference`'s clips in `run` equal `reference`'s (dataset-relative columns aside), embeddings too."""
+    _, table, embeddings = run
+    _, good, good_embeddings = reference
     rows = table["id"].isin(good["id"]).to_numpy()
-    assert rows.sum() == len(good) == 3
+    assert rows.sum() == len(good) > 0
     pd.testing.assert_frame_equal(table[rows].reset_index(drop=True).drop(columns=RELATIVE, errors="ignore"),
                                   good.drop(columns=RELATIVE, errors="ignore"))
     np.testing.assert_array_equal(embeddings[rows], good_embeddings)
+
+
+@pytest.mark.parametrize("run, reference", [("manifest", "good"), ("folder", "good paths")])
+def test_good_rows_are_identical_to_a_run_without_the_bad_ones(runs, run, reference):
+    assert_good_rows_identical(runs[run], runs[reference])
+    assert len(runs[reference][1]) == 3
 
 
 def test_lossless_variants_read_as_the_same_speech(corpus, runs):
