@@ -45,7 +45,7 @@ def build_app(workspace: str | Path) -> gr.Blocks:
             with gr.Tab("Export"):
                 export_panel.build(session)
             with gr.Tab("Distill"):
-                distill.build()
+                distill.build(ws, app)
 
         def restore(column):
             recipe, loaded, notice = recipe_bar.load(ws, table)

@@ -304,7 +304,15 @@ def _train(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: 
     student = student_from_teacher(teacher, config.decoder_layers, config.encoder_layers)
     kind = ENCODER if config.freeze_encoder else FEATURES
     rows = kept_targets(ws, config.recipe)
-    cache_dir = ws.path(RUNS) / CACHES / cache_key(rows, teacher_dir, config.topk, kind, config.encoder_layers)
+    checkpoint = torch.load(run / CHECKPOINT, map_location="cpu", weights_only=False) if (run / CHECKPOINT).is_file() else None
+    key = cache_key(rows, teacher_dir, config.topk, kind, config.encoder_layers)
+    if checkpoint and checkpoint["cache"] != key:  # the recipe changed since the run started: keep its clips
+        if not (ws.path(RUNS) / CACHES / checkpoint["cache"] / "meta.json").is_file():
+            raise ValueError(f"the kept set changed since {run.name} started and its teacher cache is gone; "
+                             "start a new run")
+        key = checkpoint["cache"]
+        files.log("the recipe changed since this run started; it goes on with the clips it started with")
+    cache_dir = ws.path(RUNS) / CACHES / key
     if main and not (cache_dir / "meta.json").is_file():
         files.log(f"caching the teacher on {len(rows)} kept clips ({kind} inputs, top-{config.topk} logits) in {cache_dir}")
         files.status(StepInfo("preparing", message=f"teacher pass on {len(rows)} clips"))
@@ -334,8 +342,7 @@ def _train(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: 
 
     # ---- resume ----
     step, best = 0, math.inf
-    if (run / CHECKPOINT).is_file():
-        checkpoint = torch.load(run / CHECKPOINT, map_location="cpu", weights_only=False)
+    if checkpoint:
         student.load_state_dict(checkpoint["model"], strict=False)
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])
@@ -356,7 +363,7 @@ def _train(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: 
         if main:
             _save({"model": _trainable_state(unwrapped), "optimizer": optimizer.state_dict(),
                    "scheduler": scheduler.state_dict(), "step": step, "best_eval_loss": best,
-                   "config": asdict(config)}, run / CHECKPOINT)
+                   "config": asdict(config), "cache": key}, run / CHECKPOINT)
 
     # ---- the loop ----
     info = StepInfo("training", step, max_steps, message="training")
@@ -400,10 +407,10 @@ def _train(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: 
     accelerator.wait_for_everyone()
     if not main:
         return DistillResult(str(run), "done", step, None, None)
-    return _finish(ws, config, run, unwrapped, processor, cache, rows, held, files, info, best)
+    return _finish(ws, config, run, unwrapped, processor, cache, held, files, info, best)
 
 
-def _finish(ws, config, run, student, processor, cache, rows, held, files, info, best) -> DistillResult:
+def _finish(ws, config, run, student, processor, cache, held, files, info, best) -> DistillResult:
     """Best weights → student/ and student-ct2/, then teacher vs student on the held-out clips → eval.json."""
     from engine.evaluate import evaluate_run, format_table
     from engine.student import export_ct2, save_student
@@ -416,7 +423,8 @@ def _finish(ws, config, run, student, processor, cache, rows, held, files, info,
     files.log(f"saved the student to {run / STUDENT} (transformers) and {run / STUDENT_CT2} (CTranslate2)")
     split = "held-out" if len(held) else "training (no held-out clips)"
     ids = {cache.ids[i] for i in held} if len(held) else set(cache.ids[:8])
-    clips = rows[rows["id"].isin(ids)]
+    table = ws.table()
+    clips = table[table["id"].isin(ids)][["id", "audio_filepath", "lang", "text"]].rename(columns={"text": "reference"})
     files.status(replace(info, stage="evaluating", message=f"teacher vs student on {len(clips)} {split} clips"))
     report = {**evaluate_run(run, clips, config.teacher), "split": split}
     write_text_atomic(run / EVAL, json.dumps(report, indent=1))

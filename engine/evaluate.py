@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,19 +41,34 @@ def corpus_wer(references: list[str], hypotheses: list[str], langs: list[str | N
     return float((rates * words).sum() / words.sum()) if words.sum() else None
 
 
-def transcribe(ct2_dir: str | Path, waveforms: list[np.ndarray], langs: list[str | None],
-               batch_size: int = 8) -> tuple[list[str], float]:
-    """Greedy transcripts of `waveforms` and the seconds decoding took (after one warm-up clip)."""
+@dataclass
+class Transcripts:
+    texts: list[str]
+    seconds: float  # decoding time, audio loading and model loading excluded
+    hit_limit: int  # transcripts cut at the token limit: almost always a repetition loop
+
+
+def transcripts(ct2_dir: str | Path, waveforms: list[np.ndarray], langs: list[str | None],
+                batch_size: int = 8) -> Transcripts:
+    """Greedy transcripts of `waveforms`, timed after one warm-up clip, in batches of similar length."""
     model = load_teacher(TeacherOptions(teacher=str(ct2_dir), batch_size=batch_size))
     model.run(waveforms[:1], langs[:1])
     order = sorted(range(len(waveforms)), key=lambda i: -len(waveforms[i]))
     texts: dict[int, str] = {}
+    loops = 0
     started = time.perf_counter()
     for start in range(0, len(order), batch_size):
         batch = order[start:start + batch_size]
         for i, out in zip(batch, model.run([waveforms[i] for i in batch], [langs[i] for i in batch])):
-            texts[i] = out.text
-    return [texts[i] for i in range(len(waveforms))], time.perf_counter() - started
+            texts[i], loops = out.text, loops + out.hit_limit
+    return Transcripts([texts[i] for i in range(len(waveforms))], time.perf_counter() - started, loops)
+
+
+def transcribe(ct2_dir: str | Path, waveforms: list[np.ndarray], langs: list[str | None],
+               batch_size: int = 8) -> tuple[list[str], float]:
+    """(texts, seconds) of `transcripts`."""
+    result = transcripts(ct2_dir, waveforms, langs, batch_size)
+    return result.texts, result.seconds
 
 
 def _model_facts(hf_dir: Path) -> dict:
@@ -66,7 +82,7 @@ def evaluate_run(run: str | Path, clips: pd.DataFrame, teacher: str | None = Non
 
     Returns {"clips", "labelled_clips", "audio_seconds", "skipped", "models": {"teacher": {...},
     "student": {...}}, "speedup"}; each model has parameters, layers, wer (None without references),
-    rtfx and seconds; the student also wer_vs_teacher.
+    rtfx, seconds and hit_limit (transcripts cut at the token limit); the student also wer_vs_teacher.
     """
     from engine.torch_teacher import resolve_hf_dir
 
@@ -89,9 +105,11 @@ def evaluate_run(run: str | Path, clips: pd.DataFrame, teacher: str | None = Non
              "student": (run / STUDENT_CT2, run / STUDENT)}
     models, texts = {}, {}
     for name, (ct2_dir, hf_dir) in paths.items():
-        texts[name], seconds = transcribe(ct2_dir, waveforms, langs)
+        result = transcripts(ct2_dir, waveforms, langs)
+        texts[name] = result.texts
         models[name] = {
-            "path": str(ct2_dir), **_model_facts(Path(hf_dir)), "seconds": seconds, "rtfx": audio_seconds / seconds,
+            "path": str(ct2_dir), **_model_facts(Path(hf_dir)), "seconds": result.seconds,
+            "rtfx": audio_seconds / result.seconds, "hit_limit": result.hit_limit,
             "wer": corpus_wer([references[i] for i in labelled], [texts[name][i] for i in labelled],
                               [langs[i] for i in labelled]),
         }
@@ -128,6 +146,7 @@ def format_table(report: dict) -> str:
         f"| {student['encoder_layers']} / {student['decoder_layers']} |",
         f"| WER ({report['labelled_clips']} labelled clips) | {pct(teacher['wer'])} | {pct(student['wer'])} |",
         f"| WER against the teacher's transcripts | – | {pct(student['wer_vs_teacher'])} |",
+        f"| transcripts cut at the token limit (loops) | {teacher['hit_limit']} | {student['hit_limit']} |",
         f"| decoding RTFx ({report['audio_seconds']:.0f} s of audio) | {teacher['rtfx']:.1f} | {student['rtfx']:.1f} |",
     ]
     return "\n".join(lines)

@@ -1,0 +1,67 @@
+"""The Distill tab in a real browser: a tiny job end to end (progress, a second click refused, a page
+reload reattaching, the teacher-vs-student table), then a job cancelled mid-run."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from engine.distill_data import kept_targets
+from engine.jobs import CHECKPOINT, running_job
+from engine.recipe import KeepBest, Recipe, save_recipe
+from tests.browser import browser_page, served
+from tests.conftest import copy_workspace
+
+LONG = 600_000  # ms: the teacher pass and the evaluation run on a shared 2-core machine
+
+
+@pytest.fixture(scope="module")
+def distill_page(demo_workspace, tmp_path_factory):
+    ws = copy_workspace(demo_workspace, tmp_path_factory.mktemp("distill-ui") / "ws")
+    save_recipe(ws, Recipe(keep_best=KeepBest("confidence", 11)))  # 6 clips: 5 train, 1 held out
+    with served(ws.root) as url, browser_page() as page:
+        page.goto(url)
+        page.get_by_role("tab", name="Distill").click()
+        yield ws, page
+
+
+def _start(page, name: str, max_steps: int, batch_size: int) -> None:
+    page.locator("#distill-run-name").get_by_role("textbox").fill(name)
+    page.locator("#distill-max-steps").get_by_role("spinbutton").fill(str(max_steps))
+    page.locator("#distill-batch-size").get_by_role("spinbutton").fill(str(batch_size))
+    page.locator("#distill-button").click()
+
+
+def _wait_status(page, text: str | re.Pattern, timeout: int = LONG) -> None:
+    page.locator("#distill-status").get_by_text(text).first.wait_for(timeout=timeout)
+
+
+def test_a_tiny_job_runs_end_to_end(distill_page, artifacts):
+    ws, page = distill_page
+    page.locator("#distill-kept").get_by_text(f"{len(kept_targets(ws))} clips").wait_for(timeout=30_000)
+    _start(page, "ui-run", max_steps=3, batch_size=5)
+    _wait_status(page, re.compile(r"step \d/3"))
+    page.locator("#distill-button").click()
+    page.get_by_text("already running").first.wait_for(timeout=30_000)
+
+    page.reload()
+    page.get_by_role("tab", name="Distill").click()
+    _wait_status(page, "ui-run")  # the reloaded page found the job again
+    _wait_status(page, "done")
+    result = page.locator("#distill-result").inner_text()
+    assert "Teacher vs student" in result and "parameters" in result and "student-ct2" in result
+    assert page.locator("#distill-plot .js-plotly-plot").count() == 1
+    assert "held-out loss" in page.locator("#distill-log").get_by_role("textbox").input_value()
+    page.screenshot(path=str(artifacts / "distill-tab.png"), full_page=True)
+
+
+def test_cancel_stops_the_job_after_a_checkpoint(distill_page):
+    ws, page = distill_page
+    _start(page, "ui-cancel", max_steps=500, batch_size=2)
+    _wait_status(page, re.compile(r"step \d+/500"))
+    page.locator("#distill-cancel").click()
+    _wait_status(page, "cancelled", timeout=120_000)
+    run = ws.path("runs") / "ui-cancel"
+    assert (run / CHECKPOINT).is_file()
+    page.wait_for_timeout(2000)
+    assert running_job(ws) is None
