@@ -83,15 +83,13 @@ def bad_input(scratch: Path) -> tuple[list[Row], list[Row]]:
 def score_kills(scratch: Path, kills: int, rounds: int, clips: int, rng: random.Random) -> list[Row]:
     manifest = drills.clean_manifest(scratch, clips)
     reference_ws = scratch / "reference"
-    started = time.perf_counter()
-    subprocess.run(score_command(manifest, reference_ws, *FAST), check=True, capture_output=True, cwd=ROOT)
-    seconds = time.perf_counter() - started
+    timing = drills.timed_run(score_command(manifest, reference_ws, *FAST), lambda: len(finished_shards(reference_ws)))
     reference = pd.read_parquet(reference_ws / SCORES)
     identical, record, unreadable = 0, [], 0
     for r in range(rounds):
         workspace = scratch / f"round-{r}"
         command = score_command(manifest, workspace, *FAST)
-        for kill in drills.kill_runs(command, lambda: len(finished_shards(workspace)), kills, seconds, rng):
+        for kill in drills.kill_runs(command, lambda: len(finished_shards(workspace)), kills, timing, rng):
             record.append(kill)
         unreadable += len(drills.unreadable_shards(workspace / SHARDS))
         subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
@@ -101,7 +99,7 @@ def score_kills(scratch: Path, kills: int, rounds: int, clips: int, rng: random.
     return [(f"kill -9 × {kills} in a row during `score`, then resume ({rounds} rounds, {clips} clips, 1 per shard)",
              f"{identical}/{rounds} identical", f"{len(record)} kills: {mid} mid-run, {progressed} after ≥ 1 new shard, "
              f"{len(record) - mid} after the run had ended; unreadable shards: {unreadable}; uninterrupted run "
-             f"{seconds:.0f} s")]
+             f"{timing.total:.0f} s, first shard after {timing.first:.0f} s")]
 
 
 def writer_kills(scratch: Path, kills: int, rng: random.Random) -> list[Row]:

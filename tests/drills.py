@@ -56,12 +56,40 @@ class Kill:
     finished_first: bool  # the run had ended before the kill landed
 
 
-def kill_runs(command: list[str], shards: Callable[[], int], kills: int, max_delay: float, rng: random.Random) -> list[Kill]:
-    """Start `command` `kills` times, each killed with SIGKILL after a random delay in [0, max_delay]."""
+@dataclass(frozen=True)
+class Timing:
+    """An uninterrupted run: seconds to its first finished shard (start-up included), to its end, and its shards."""
+
+    first: float
+    total: float
+    shards: int
+
+    def expected(self, remaining: int) -> float:
+        """About how long a resumed run with `remaining` shards to do takes."""
+        return self.first + (self.total - self.first) * remaining / self.shards
+
+
+def timed_run(command: list[str], shards: Callable[[], int]) -> Timing:
+    """Run `command` to its end, noting when its first shard appears."""
+    started, first = time.perf_counter(), None
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    while process.poll() is None:
+        if first is None and shards():
+            first = time.perf_counter() - started
+        time.sleep(0.05)
+    if process.returncode:
+        raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}")
+    total = time.perf_counter() - started
+    return Timing(first or total, total, shards())
+
+
+def kill_runs(command: list[str], shards: Callable[[], int], kills: int, timing: Timing, rng: random.Random) -> list[Kill]:
+    """Start `command` `kills` times, each killed with SIGKILL at a random moment of the time it should take
+    (from `timing` and the shards still to do)."""
     record = []
     for _ in range(kills):
         before = shards()
-        delay = rng.uniform(0, max_delay)
+        delay = rng.uniform(0, timing.expected(timing.shards - before))
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
         time.sleep(delay)
         finished = process.poll() is not None

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 import subprocess
-import time
 
 import pandas as pd
 import pytest
@@ -27,19 +26,18 @@ def manifest(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(manifest, tmp_path_factory) -> tuple[Workspace, float]:
-    """The workspace of an uninterrupted run and how long the run took."""
+def uninterrupted(manifest, tmp_path_factory) -> tuple[Workspace, drills.Timing]:
+    """The workspace of an uninterrupted run and its timing."""
     workspace = tmp_path_factory.mktemp("reference") / "ws"
-    started = time.perf_counter()
-    subprocess.run(score_command(manifest, workspace, *FAST), check=True, capture_output=True)
-    return Workspace(workspace), time.perf_counter() - started
+    timing = drills.timed_run(score_command(manifest, workspace, *FAST), lambda: len(finished_shards(workspace)))
+    return Workspace(workspace), timing
 
 
 def test_kill_9_at_random_moments_then_resume_gives_the_same_table(manifest, uninterrupted, tmp_path):
-    reference, seconds = uninterrupted
+    reference, timing = uninterrupted
     workspace = tmp_path / "ws"
     command = score_command(manifest, workspace, *FAST)
-    kills = drills.kill_runs(command, lambda: len(finished_shards(workspace)), KILLS, 0.7 * seconds, random.Random(0))
+    kills = drills.kill_runs(command, lambda: len(finished_shards(workspace)), KILLS, timing, random.Random(0))
     assert drills.unreadable_shards(workspace / SHARDS) == []
     assert any(not k.finished_first for k in kills)
     resumed = subprocess.run(command, check=True, capture_output=True, text=True)
