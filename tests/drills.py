@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import hashlib
 import json
+import math
 import os
 import random
 import resource
@@ -58,38 +59,54 @@ class Kill:
 
 @dataclass(frozen=True)
 class Timing:
-    """An uninterrupted run: seconds to its first finished shard (start-up included), to its end, and its shards."""
+    """An uninterrupted run: seconds to its first and its last finished shard, to its end (merge and extra
+    scores after the last shard), and its number of shards."""
 
     first: float
+    last: float
     total: float
     shards: int
 
-    def expected(self, remaining: int) -> float:
-        """About how long a resumed run with `remaining` shards to do takes."""
-        return self.first + (self.total - self.first) * remaining / self.shards
+    @property
+    def per_shard(self) -> float:
+        return (self.last - self.first) / (self.shards - 1) if self.shards > 1 else self.first / 2
+
+    @property
+    def startup(self) -> float:
+        """About when a run starts its first shard (imports, model load)."""
+        return max(0.0, self.first - self.per_shard)
+
+    @property
+    def tail(self) -> float:
+        """The merge and extra scores after the last shard."""
+        return self.total - self.last
 
 
 def timed_run(command: list[str], shards: Callable[[], int]) -> Timing:
-    """Run `command` to its end, noting when its first shard appears."""
-    started, first = time.perf_counter(), None
+    """Run `command` to its end, noting when its first and its last shard appear."""
+    started, seen = time.perf_counter(), {}
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     while process.poll() is None:
-        if first is None and shards():
-            first = time.perf_counter() - started
-        time.sleep(0.05)
+        seen.setdefault(shards(), time.perf_counter() - started)
+        time.sleep(0.02)
     if process.returncode:
         raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}")
     total = time.perf_counter() - started
-    return Timing(first or total, total, shards())
+    done = shards()
+    return Timing(seen.get(1, total), seen.get(done, total), total, done)
 
 
 def kill_runs(command: list[str], shards: Callable[[], int], kills: int, timing: Timing, rng: random.Random) -> list[Kill]:
-    """Start `command` `kills` times, each killed with SIGKILL at a random moment of the time it should take
-    (from `timing` and the shards still to do)."""
+    """Start `command` `kills` times and kill each with SIGKILL at a random moment of its share of the work
+    left: the shards still to do split evenly over the kills left, then the merge and extra scores."""
     record = []
-    for _ in range(kills):
+    for i in range(kills):
         before = shards()
-        delay = rng.uniform(0, timing.expected(timing.shards - before))
+        remaining = timing.shards - before
+        if remaining:
+            delay = timing.startup + rng.uniform(0, math.ceil(remaining / (kills - i)) * timing.per_shard)
+        else:
+            delay = rng.uniform(0, timing.tail)
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
         time.sleep(delay)
         finished = process.poll() is not None
