@@ -197,19 +197,22 @@ DISTILL_TESTS = {  # tests/test_distill.py (another issue's), when it exists: wh
     "test_student_runs_in_the_transformers_pipeline": "the final student loads (transformers pipeline)",
     "test_a_second_job_on_the_workspace_is_refused": "one distillation job at a time per workspace",
 }
+SESSION_TESTS = {
+    "test_two_browser_sessions_saving_one_recipe_see_each_others_saves": "two browser sessions saving one recipe: "
+    "the second save says the file changed since it loaded (last writer wins, with a notice)",
+}
 
 
-def distill_drill() -> list[Row]:
-    """The distillation drills of tests/test_distill.py, run when they exist."""
-    test = ROOT / "tests" / "test_distill.py"
-    names = [n for n in DISTILL_TESTS if test.is_file() and f"def {n}(" in test.read_text()]
+def pytest_drills(test: Path, described: dict[str, str]) -> list[Row]:
+    """Run the tests of `test` named in `described` (those that exist) and report each."""
+    names = [n for n in described if test.is_file() and f"def {n}(" in test.read_text()]
     if not names:
         return []
     done = subprocess.run([sys.executable, "-m", "pytest", str(test), "-q", "-rA", "-p", "no:cacheprovider",
                            "-k", " or ".join(names)], capture_output=True, text=True, cwd=ROOT)
     outcome = {line.split("::")[-1].split()[0]: line.split()[0] for line in done.stdout.splitlines()
                if line.startswith(("PASSED", "FAILED", "ERROR"))}
-    return [(DISTILL_TESTS[n], outcome.get(n, "did not run").lower(), f"tests/test_distill.py::{n}") for n in names]
+    return [(described[n], outcome.get(n, "did not run").lower(), f"{test.relative_to(ROOT)}::{n}") for n in names]
 
 
 def markdown(sections: dict[str, list[Row]], cases: list[Row], args: argparse.Namespace, seconds: float) -> str:
@@ -245,9 +248,11 @@ def main() -> None:
         scratch = Path(tmp)
         steps = {"bad input": lambda: bad_input(scratch / "bad"),
                  "kills": lambda: score_kills(scratch / "kills", args.kills, args.rounds, args.clips, rng)
-                 + writer_kills(scratch / "writers", args.writer_kills, rng) + distill_drill(),
+                 + writer_kills(scratch / "writers", args.writer_kills, rng)
+                 + pytest_drills(ROOT / "tests" / "test_distill.py", DISTILL_TESTS),
                  "failures": lambda: failures(scratch / "failures", FAILURE_CLIPS, args.rounds, rng),
-                 "server": lambda: server(scratch / "server")}
+                 "server": lambda: server(scratch / "server")
+                 + pytest_drills(ROOT / "tests" / "test_server.py", SESSION_TESTS)}
         results = {}
         for name, run in steps.items():
             print(f"{name}...", flush=True)
