@@ -11,7 +11,7 @@ from engine.scores import (
     reference_wer, repetition, speaking_rate, speech_ratio, truncation, whisper_rules,
 )
 
-MODULES = (combined, confidence, entropy, whisper_rules, language, speaking_rate, repetition, speech_ratio,
+MODULES = (confidence, combined, entropy, whisper_rules, language, speaking_rate, repetition, speech_ratio,
            truncation, clipping, loudness, proxy_wer, phoneme_proxy, align, lm_likelihood, dnsmos,
            reference_wer)
 HIGHER_IS_BETTER: dict[str, bool | None] = {col: d for m in MODULES for col, d in m.COLUMNS.items()}
