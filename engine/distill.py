@@ -11,7 +11,7 @@ teacher's cached top-k logits. Two routes:
 Data parallel over processes with `accelerate launch` (gloo on CPU, NCCL on GPUs). The run folder:
 config.yaml, checkpoint.pt (latest: weights, optimiser, schedule, step), best.pt, metrics.jsonl,
 status.json, log.txt, then student/ (transformers), student-ct2/ (CTranslate2) and eval.json. The
-teacher cache is shared by runs on the same kept set (WS/runs/.cache/, see engine.distill_data).
+teacher cache holds one file per clip, shared by every run (WS/runs/.cache/, see engine.distill_data).
 Rerunning a run resumes from its checkpoint; a finished run returns at once.
 """
 from __future__ import annotations
@@ -25,13 +25,14 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 import yaml
 
 from engine.atomic import atomic_path, write_text_atomic
-from engine.distill_data import (CACHES, ENCODER, FEATURES, IGNORE, Batch, TeacherCache, cache_key, heldout_split,
-                                 kept_targets, prepare_cache)
+from engine.distill_data import (CACHES, ENCODER, FEATURES, IGNORE, Batch, TeacherCache, cache_entries, fill_cache,
+                                 heldout_split, kept_targets, store_key)
 from engine.jobs import (BEST, CHECKPOINT, CONFIG, EVAL, METRICS, RUNS, STATUS, STUDENT, STUDENT_CT2, RunFiles,
                          cancel_requested, workspace_lock)
 from engine.workspace import Workspace
@@ -286,6 +287,12 @@ def _stopper(run: Path, should_stop: Callable[[], bool] | None, accelerator) -> 
     return stop
 
 
+def _records(rows: pd.DataFrame) -> list[dict]:
+    """A run's clips as plain records (stored in its checkpoint)."""
+    rows = rows[["id", "audio_filepath", "text", "lang"]].astype(object)
+    return rows.where(rows.notna(), None).to_dict("records")
+
+
 def _train(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: RunFiles,
            should_stop: Callable[[], bool] | None) -> DistillResult:
     from transformers import WhisperForConditionalGeneration, WhisperProcessor
@@ -303,33 +310,36 @@ def _train(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: 
     teacher = WhisperForConditionalGeneration.from_pretrained(teacher_dir).eval()
     student = student_from_teacher(teacher, config.decoder_layers, config.encoder_layers)
     kind = ENCODER if config.freeze_encoder else FEATURES
-    rows = kept_targets(ws, config.recipe)
+    clips = _records(kept_targets(ws, config.recipe))
     checkpoint = torch.load(run / CHECKPOINT, map_location="cpu", weights_only=False) if (run / CHECKPOINT).is_file() else None
-    key = cache_key(rows, teacher_dir, config.topk, kind, config.encoder_layers)
-    if checkpoint and checkpoint["cache"] != key:  # the recipe changed since the run started: keep its clips
-        if not (ws.path(RUNS) / CACHES / checkpoint["cache"] / "meta.json").is_file():
-            raise ValueError(f"the kept set changed since {run.name} started and its teacher cache is gone; "
-                             "start a new run")
-        key = checkpoint["cache"]
-        files.log("the recipe changed since this run started; it goes on with the clips it started with")
-    cache_dir = ws.path(RUNS) / CACHES / key
-    if main and not (cache_dir / "meta.json").is_file():
-        files.log(f"caching the teacher on {len(rows)} kept clips ({kind} inputs, top-{config.topk} logits) in {cache_dir}")
-        files.status(StepInfo("preparing", message=f"teacher pass on {len(rows)} clips"))
+    if checkpoint and checkpoint["clips"] != clips:  # the recipe changed: keep the run's clips
+        clips = checkpoint["clips"]
+        files.log("the kept set changed since this run started; it goes on with the clips it started with")
+    store = ws.path(RUNS) / CACHES / store_key(teacher_dir, config.topk, kind, config.encoder_layers)
+    entries, skipped = cache_entries(pd.DataFrame(clips), processor.tokenizer, teacher.config, student.config)
+    missing = sum(not (store / e.name).is_file() for e in entries)
+    if main and missing:
+        files.log(f"caching the teacher on {missing} of {len(entries)} kept clips ({kind} inputs, "
+                  f"top-{config.topk} logits) in {store}")
+        files.status(StepInfo("preparing", message=f"teacher pass on {missing} clips"))
         teacher.to(device)
-        cached = prepare_cache(
-            rows, teacher, student.to(device), processor, cache_dir, config.topk, kind, str(device),
-            config.batch_size,
+        unreadable = fill_cache(
+            entries, store, teacher, student.to(device), processor, config.topk, kind, str(device), config.batch_size,
             progress=lambda done, n: files.status(StepInfo("preparing", message=f"teacher pass: {done}/{n} clips")),
             should_stop=lambda: bool((should_stop and should_stop()) or cancel_requested(run)))
-        if cached is None:
+        if unreadable is None:
             files.status(StepInfo("cancelled", message="cancelled while caching the teacher"))
             return DistillResult(str(run), "cancelled", 0, None, None)
-        for clip, reason in cached.meta["skipped"].items():
-            files.log(f"skipped {clip}: {reason}")
+        skipped.update(unreadable)
+    elif main:
+        files.log(f"the teacher cache holds all {len(entries)} kept clips ({store})")
+    for clip, reason in skipped.items():
+        files.log(f"skipped {clip}: {reason}")
     del teacher
     accelerator.wait_for_everyone()
-    cache = TeacherCache(cache_dir)
+    cache = TeacherCache(store, entries, kind)
+    if not len(cache):
+        raise ValueError("no kept clip could be read: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
     train, held = heldout_split(len(cache), config.heldout_fraction, config.seed)
     if config.freeze_encoder:
         student.model.encoder.requires_grad_(False)
@@ -363,7 +373,7 @@ def _train(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: 
         if main:
             _save({"model": _trainable_state(unwrapped), "optimizer": optimizer.state_dict(),
                    "scheduler": scheduler.state_dict(), "step": step, "best_eval_loss": best,
-                   "config": asdict(config), "cache": key}, run / CHECKPOINT)
+                   "config": asdict(config), "clips": clips}, run / CHECKPOINT)
 
     # ---- the loop ----
     info = StepInfo("training", step, max_steps, message="training")

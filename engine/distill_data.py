@@ -1,15 +1,17 @@
 """Training data for distillation: the kept pseudo-labels as token targets, and the teacher cache.
 
-The teacher runs once per clip (`prepare_cache`): its top-k logits at every target position are
-stored, and so are the student's inputs — the frozen encoder's outputs (CPU route: the encoder never
-runs again) or the log-mel features (full route). A cache is a folder WS/runs/.cache/<key>, written
-atomically; `cache_key` hashes everything it depends on, so runs on the same kept set share it:
+The teacher runs once per clip: its top-k logits at every target position are stored, and so are the
+student's inputs — the frozen encoder's outputs (CPU route: the encoder never runs again) or the log-mel
+features (full route). The cache is a store of one file per clip, shared by every run on the workspace:
 
-    meta.json        ids, the input kind and shape, clips skipped with a reason
-    inputs.npy       (n, 1500, d_model) encoder outputs or (n, n_mels, 3000) features, float16
-    tokens.npy       all target sequences concatenated, int32; offsets.npy (n + 1,) int64
-    topk_values.npy  (positions, k) teacher logits, float16; topk_ids.npy (positions, k) int32
-                     one row per predicted token: clip i owns rows offsets[i] - i ... offsets[i+1] - i - 1
+    WS/runs/.cache/<store_key>/<entry>.npz
+        store_key  hash of the teacher's weights, top-k, the input kind (and the student's encoder depth)
+        entry      hash of the clip's audio file (path, size, mtime) and its target tokens
+        arrays     inputs (1500, d_model) or (n_mels, 3000) float16; tokens (L,) int32;
+                   topk_values (L - 1, k) float16 and topk_ids (L - 1, k) int32, one row per predicted token
+
+So a run on a changed kept set computes only the clips it has not seen; each entry is written atomically,
+so a killed teacher pass resumes where it stopped.
 """
 from __future__ import annotations
 
@@ -60,15 +62,40 @@ def target_tokens(tokenizer, text: str, lang: str | None, multilingual: bool, ma
     return prompt + label[:room] + [token("<|endoftext|>")]
 
 
-def cache_key(rows: pd.DataFrame, teacher_dir: Path, topk: int, kind: str, encoder_layers: int | None) -> str:
-    """Hash of what a cache holds: the clips and their labels, the teacher's weights, top-k, the input kind."""
+def store_key(teacher_dir: Path, topk: int, kind: str, encoder_layers: int | None) -> str:
+    """Name of the cache store: a hash of what every entry depends on besides its clip."""
     weights = sorted(Path(teacher_dir).glob("*.safetensors"))
     identity = {
-        "clips": rows[["id", "audio_filepath", "text", "lang"]].astype(str).values.tolist(),
         "teacher": [(str(w.resolve()), w.stat().st_size, w.stat().st_mtime_ns) for w in weights],
         "topk": topk, "kind": kind, "encoder_layers": encoder_layers if kind == ENCODER else None,
     }
     return hashlib.sha1(json.dumps(identity).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Entry:
+    """One clip of a run: its targets and the name of its file in the store."""
+    id: str
+    audio_filepath: str
+    tokens: list[int]
+    name: str
+
+
+def cache_entries(rows: pd.DataFrame, tokenizer, teacher_config, student_config) -> tuple[list[Entry], dict[str, str]]:
+    """Each kept row's entry, and {id: reason} for clips whose audio file cannot be found."""
+    multilingual = teacher_config.vocab_size >= 51865
+    max_positions = min(teacher_config.max_target_positions, student_config.max_target_positions)
+    entries, skipped = [], {}
+    for clip_id, path, text, lang in rows[["id", "audio_filepath", "text", "lang"]].itertuples(index=False):
+        tokens = target_tokens(tokenizer, text, lang, multilingual, max_positions)
+        try:
+            stat = Path(path).stat()
+        except OSError as e:
+            skipped[clip_id] = f"cannot read audio: {e.strerror or e}"
+            continue
+        identity = json.dumps([str(path), stat.st_size, stat.st_mtime_ns, tokens])
+        entries.append(Entry(clip_id, str(path), tokens, hashlib.sha1(identity.encode()).hexdigest()[:20] + ".npz"))
+    return entries, skipped
 
 
 def heldout_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -89,96 +116,69 @@ class Batch:
 
 
 class TeacherCache:
-    """Read side of RUN/cache (memory-mapped)."""
+    """A run's clips in the store, in order; `batch` reads their files."""
 
-    def __init__(self, folder: str | Path):
-        folder = Path(folder)
-        self.meta = json.loads((folder / "meta.json").read_text())
-        self.ids: list[str] = self.meta["ids"]
-        self.kind: str = self.meta["kind"]
-        self.inputs = np.load(folder / "inputs.npy", mmap_mode="r")
-        self.tokens = np.load(folder / "tokens.npy")
-        self.offsets = np.load(folder / "offsets.npy")
-        self.topk_values = np.load(folder / "topk_values.npy", mmap_mode="r")
-        self.topk_ids = np.load(folder / "topk_ids.npy", mmap_mode="r")
+    def __init__(self, store: str | Path, entries: list[Entry], kind: str):
+        self.store, self.kind = Path(store), kind
+        self.entries = [e for e in entries if (self.store / e.name).is_file()]
+        self.ids = [e.id for e in self.entries]
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.entries)
 
     def batch(self, rows: np.ndarray) -> Batch:
         """Padded tensors for cache rows `rows`."""
-        seqs = [self.tokens[self.offsets[i]:self.offsets[i + 1]] for i in rows]
-        length, k = max(len(s) for s in seqs) - 1, self.topk_values.shape[1]
+        files = [np.load(self.store / self.entries[i].name) for i in rows]
+        length, k = max(len(f["tokens"]) for f in files) - 1, files[0]["topk_values"].shape[1]
         dec = np.zeros((len(rows), length), np.int64)
         labels = np.full((len(rows), length), IGNORE, np.int64)
         values = np.zeros((len(rows), length, k), np.float32)
         ids = np.zeros((len(rows), length, k), np.int64)
-        for b, (i, seq) in enumerate(zip(rows, seqs)):
-            n, start = len(seq) - 1, self.offsets[i] - i
+        for b, f in enumerate(files):
+            seq = f["tokens"]
+            n = len(seq) - 1
             dec[b, :n], labels[b, :n] = seq[:-1], seq[1:]
-            values[b, :n], ids[b, :n] = self.topk_values[start:start + n], self.topk_ids[start:start + n]
-        inputs = np.stack([self.inputs[i] for i in rows]).astype(np.float32)
+            values[b, :n], ids[b, :n] = f["topk_values"], f["topk_ids"]
+        inputs = np.stack([f["inputs"] for f in files]).astype(np.float32)
         return Batch(*(torch.from_numpy(a) for a in (inputs, dec, labels, values, ids)))
 
 
-def prepare_cache(rows: pd.DataFrame, teacher, student, processor, folder: str | Path, topk: int,
-                  kind: str, device: str = "cpu", batch_size: int = 8,
-                  progress: Callable[[int, int], None] | None = None,
-                  should_stop: Callable[[], bool] | None = None) -> TeacherCache | None:
-    """Run the teacher once over `rows` and write RUN/cache; None when stopped early.
+def fill_cache(entries: list[Entry], store: str | Path, teacher, student, processor, topk: int, kind: str,
+               device: str = "cpu", batch_size: int = 8, progress: Callable[[int, int], None] | None = None,
+               should_stop: Callable[[], bool] | None = None) -> dict[str, str] | None:
+    """Run the teacher on the entries missing from `store` and write their files; return {id: reason}
+    for clips whose audio cannot be read (they get no file), or None when stopped early.
 
     `kind` ENCODER stores the student's (frozen) encoder outputs, FEATURES the log-mel features.
-    A clip whose audio cannot be read is skipped and named in meta.json with the reason.
     """
-    folder = Path(folder)
-    multilingual = teacher.config.vocab_size >= 51865
-    max_positions = min(teacher.config.max_target_positions, student.config.max_target_positions)
-    tokens = [target_tokens(processor.tokenizer, text, lang, multilingual, max_positions)
-              for text, lang in zip(rows["text"], rows["lang"])]
-    loaded: dict[int, np.ndarray] = {}
+    store = Path(store)
+    missing = [e for e in entries if not (store / e.name).is_file()]
     skipped: dict[str, str] = {}
-    for i, path in enumerate(rows["audio_filepath"]):
-        try:
-            loaded[i] = load_audio(path).samples[:N_SAMPLES]
-        except AudioError as e:
-            skipped[rows["id"].iloc[i]] = str(e)
-        except Exception as e:  # a decoder crash on one file must not stop the run
-            skipped[rows["id"].iloc[i]] = f"cannot read audio: {type(e).__name__}: {e}"
-    order = list(loaded)
-    if not order:
-        raise ValueError("no kept clip could be read: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
-    n_positions = sum(len(tokens[i]) - 1 for i in order)
-    d_model = student.config.d_model
-    shape = (len(order), 1500, d_model) if kind == ENCODER else (len(order), student.config.num_mel_bins, 3000)
-    with atomic_path(folder) as tmp:
-        tmp.mkdir()
-        inputs = np.lib.format.open_memmap(tmp / "inputs.npy", "w+", np.float16, shape)
-        values = np.lib.format.open_memmap(tmp / "topk_values.npy", "w+", np.float16, (n_positions, topk))
-        ids = np.lib.format.open_memmap(tmp / "topk_ids.npy", "w+", np.int32, (n_positions, topk))
-        flat = [np.asarray(tokens[i], np.int32) for i in order]
-        offsets = np.concatenate([[0], np.cumsum([len(t) for t in flat])]).astype(np.int64)
-        for start in range(0, len(order), batch_size):
-            if should_stop and should_stop():
-                return None
-            rows_here = list(range(start, min(start + batch_size, len(order))))
-            feats = processor.feature_extractor([loaded[order[r]] for r in rows_here], sampling_rate=16000,
+    for start in range(0, len(missing), batch_size):
+        if should_stop and should_stop():
+            return None
+        loaded = []
+        for entry in missing[start:start + batch_size]:
+            try:
+                loaded.append((entry, load_audio(entry.audio_filepath).samples[:N_SAMPLES]))
+            except AudioError as e:
+                skipped[entry.id] = str(e)
+            except Exception as e:  # a decoder crash on one file must not stop the run
+                skipped[entry.id] = f"cannot read audio: {type(e).__name__}: {e}"
+        if loaded:
+            feats = processor.feature_extractor([samples for _, samples in loaded], sampling_rate=16000,
                                                 return_tensors="pt").input_features
-            states, logits = _teacher_pass(teacher, student, feats, [flat[r] for r in rows_here], kind, device)
-            inputs[rows_here] = (states if kind == ENCODER else feats).numpy().astype(np.float16)
-            for r, seq_logits in zip(rows_here, logits):
+            seqs = [np.asarray(entry.tokens, np.int32) for entry, _ in loaded]
+            states, logits = _teacher_pass(teacher, student, feats, seqs, kind, device)
+            inputs = states if kind == ENCODER else feats
+            for (entry, _), seq, clip_inputs, seq_logits in zip(loaded, seqs, inputs, logits):
                 top = seq_logits.topk(topk, dim=-1)
-                at = offsets[r] - r
-                values[at:at + len(seq_logits)] = top.values.numpy().astype(np.float16)
-                ids[at:at + len(seq_logits)] = top.indices.numpy()
-            if progress:
-                progress(rows_here[-1] + 1, len(order))
-        for array in (inputs, values, ids):
-            array.flush()
-        np.save(tmp / "tokens.npy", np.concatenate(flat))
-        np.save(tmp / "offsets.npy", offsets)
-        meta = {"ids": [rows["id"].iloc[i] for i in order], "kind": kind, "topk": topk, "skipped": skipped}
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-    return TeacherCache(folder)
+                with atomic_path(store / entry.name) as tmp, open(tmp, "wb") as f:
+                    np.savez(f, inputs=clip_inputs.numpy().astype(np.float16), tokens=seq,
+                             topk_values=top.values.numpy().astype(np.float16), topk_ids=top.indices.numpy().astype(np.int32))
+        if progress:
+            progress(min(start + batch_size, len(missing)), len(missing))
+    return skipped
 
 
 @torch.no_grad()

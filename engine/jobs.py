@@ -110,8 +110,10 @@ def _holder(ws: Workspace) -> str:
 
 
 def _write_holder(fd: int, run: Path) -> None:
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, str(run).encode(), 0)
+    """Name `run` in the lock file: written before the cut, so a reader never sees it empty."""
+    data = str(run).encode()
+    os.pwrite(fd, data, 0)
+    os.ftruncate(fd, len(data))
 
 
 @contextlib.contextmanager

@@ -16,7 +16,8 @@ import torch
 
 from engine.audio import SAMPLE_RATE, load_audio
 from engine.distill import DistillConfig, kd_loss, lr_factor, rows_for
-from engine.distill_data import IGNORE, Batch, heldout_split, target_tokens
+from engine.distill_data import (CACHES, ENCODER, IGNORE, Batch, TeacherCache, cache_entries, fill_cache,
+                                 heldout_split, kept_targets, target_tokens)
 from engine.jobs import CHECKPOINT, EVAL, JobRunning, LOG, METRICS, STUDENT, STUDENT_CT2, running_job, start_job, workspace_lock
 from engine.recipe import KeepBest, Recipe
 from engine.student import layer_map, student_from_teacher
@@ -154,12 +155,14 @@ def resumed_run(tiny):
     return run, before, checkpoint_step, finished.stdout
 
 
-def test_resume_after_kill_continues_from_the_last_checkpoint(resumed_run):
+def test_resume_after_kill_continues_from_the_last_checkpoint(resumed_run, tiny):
     run, before, checkpoint_step, _ = resumed_run
     steps = _steps(run)
     assert [s["step"] for s in steps] == list(range(1, STEPS + 1))  # redone steps replaced, not repeated
     assert steps[:checkpoint_step] == before[:checkpoint_step]
     assert f"resumed from the checkpoint at step {checkpoint_step}" in (run / LOG).read_text()
+    clips = torch.load(run / CHECKPOINT, weights_only=False)["clips"]  # what a resume keeps if the recipe changes
+    assert [c["id"] for c in clips] == list(kept_targets(tiny[0], tiny[1])["id"])
 
 
 def test_training_lowers_the_loss(resumed_run):
@@ -194,6 +197,35 @@ def test_student_runs_in_faster_whisper(resumed_run, tiny):
                                       condition_on_previous_text=False, without_timestamps=True)
     list(segments)
     assert info.language and 0 < info.language_probability <= 1
+
+
+def test_a_wider_kept_set_runs_the_teacher_only_on_new_clips(resumed_run, tiny, teacher, tmp_path):
+    from transformers import WhisperProcessor
+
+    from engine.convert import hf_teacher_dir
+
+    ws = tiny[0]
+    (store,) = (ws.path("runs") / CACHES).iterdir()  # the tiny run's store: one file per kept clip
+    before = {f.name: f.stat().st_mtime_ns for f in store.glob("*.npz")}
+    wider = tmp_path / "wider.yaml"
+    wider.write_text(Recipe(keep_best=KeepBest("confidence", 20)).to_yaml())
+    rows = kept_targets(ws, wider)
+    gone = rows["audio_filepath"].iloc[0] + ".gone"
+    rows.loc[rows.index[0], "audio_filepath"] = gone  # one clip whose audio went missing
+    student = student_from_teacher(teacher, 2)
+    entries, skipped = cache_entries(rows, WhisperProcessor.from_pretrained(hf_teacher_dir()).tokenizer,
+                                     teacher.config, student.config)
+    assert list(skipped) == [rows["id"].iloc[0]] and "No such file" in skipped[rows["id"].iloc[0]]
+    calls = []
+    fill_cache(entries, store, teacher, student, WhisperProcessor.from_pretrained(hf_teacher_dir()), 32, ENCODER,
+               progress=lambda done, n: calls.append((done, n)))
+    new = len(entries) - len(set(before) & {e.name for e in entries})
+    assert 0 < new < len(entries) and calls[-1] == (new, new)  # only the clips the tiny run did not keep
+    assert all(store.joinpath(name).stat().st_mtime_ns == t for name, t in before.items())  # old files untouched
+    cache = TeacherCache(store, entries, ENCODER)
+    batch = cache.batch(np.arange(len(cache)))
+    assert len(cache) == len(entries) and batch.inputs.shape == (len(entries), 1500, 512)
+    assert (batch.labels != IGNORE).sum() == sum(len(e.tokens) - 1 for e in entries)
 
 
 def test_eval_command_compares_on_a_test_manifest(resumed_run, tiny, tmp_path):
