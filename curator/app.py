@@ -19,8 +19,9 @@ TITLE = "Whisper Curator"
 MAX_UPLOAD = "1mb"  # the app takes no uploads, but Gradio's upload route exists: bound what it accepts
 
 
-def build_app(workspace: str | Path) -> gr.Blocks:
-    """The whole app over one workspace folder."""
+def build_app(workspace: str | Path, exports_anywhere: bool = True) -> gr.Blocks:
+    """The whole app over one workspace folder. Without `exports_anywhere` (served beyond this machine)
+    the Export tab writes only under WS/exports/."""
     ws = Workspace(workspace)
     ws.require_scores()
     table = ws.table()
@@ -43,7 +44,7 @@ def build_app(workspace: str | Path) -> gr.Blocks:
             with gr.Tab("Evidence") as evidence_tab:
                 evidence.build(ws, table, evidence_tab)
             with gr.Tab("Export"):
-                export_panel.build(session)
+                export_panel.build(session, exports_anywhere)
             with gr.Tab("Distill"):
                 distill.build(ws, app)
 
@@ -67,7 +68,7 @@ def launch(workspace: str | Path, host: str = "127.0.0.1", port: int = 7860, aut
     if not (credentials or insecure or _is_local(host)):
         raise ValueError(f"refusing to serve on {host} without --auth: anyone who can reach it could read this "
                          "workspace and change its recipe; add --auth USER:PASS, or --insecure on a trusted network")
-    app = build_app(workspace)
+    app = build_app(workspace, exports_anywhere=_is_local(host))
     app.launch(server_name=host, server_port=port, auth=credentials, ssr_mode=False, quiet=True,
                theme=gr.themes.Soft(), prevent_thread_lock=prevent_thread_lock, max_file_size=MAX_UPLOAD)
     return app

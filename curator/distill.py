@@ -16,8 +16,8 @@ from curator.filters import PLOT_STYLE
 from engine.distill import DistillConfig, resolved, write_run_config
 from engine.distill_data import kept_targets
 from engine.evaluate import format_table
-from engine.jobs import (ACTIVE_STATES, CONFIG, EVAL, STUDENT, STUDENT_CT2, JobRunning, cancel_job, list_runs, log_tail,
-                         read_metrics, read_status, run_dir, running_job, start_job)
+from engine.jobs import (ACTIVE_STATES, CONFIG, EVAL, RUNS, STUDENT, STUDENT_CT2, JobRunning, cancel_job, list_runs,
+                         log_tail, read_metrics, read_status, run_dir, running_job, start_job)
 from engine.workspace import Workspace
 
 POLL_SECONDS = 1.0
@@ -123,6 +123,8 @@ def current_run(ws: Workspace) -> Path | None:
 def start(ws: Workspace, name: str, config: DistillConfig) -> Path:
     """Start a job (or say which one is running); return the run the tab should show."""
     name = (name or "").strip() or new_run_name()
+    if len(Path(name).parts) != 1 or name in (".", "..") or name.startswith("."):
+        raise gr.Error(f"{name!r} is not a run name: use letters, digits, - and _ (runs live in {ws.path(RUNS)})")
     run = run_dir(ws, name)
     busy = running_job(ws)
     if busy:

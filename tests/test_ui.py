@@ -12,10 +12,12 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from curator import distill as distill_tab
 from curator import export_panel, filters, recipe_bar, review
 from curator.diff import word_diff_html
 from curator.map_view import MAX_LISTED, VERDICT, drawn_sample, map_figure, select_points
 from curator.session import Session
+from engine.distill import DistillConfig
 from engine.recipe import KeepBest, Recipe, kept_mask, load_recipe, save_recipe, selection_summary
 from tests.browser import browser_page, served
 from tests.conftest import copy_workspace
@@ -131,6 +133,24 @@ def test_export_handler_writes_and_refuses_bad_folders(session, tmp_path):
         export_panel.run_export(session, Recipe(), "nemo", "  ")
     with pytest.raises(gr.Error, match="keeps no clips"):
         export_panel.run_export(session, Recipe().with_bounds("confidence", min=5), "nemo", str(tmp_path / "x"))
+
+
+def test_an_app_served_beyond_this_machine_exports_only_under_the_workspace(session, tmp_path):
+    with pytest.raises(gr.Error, match="served beyond this machine"):
+        export_panel.run_export(session, Recipe(), "nemo", str(tmp_path / "elsewhere"), anywhere=False)
+    with pytest.raises(gr.Error, match="served beyond this machine"):
+        export_panel.run_export(session, Recipe(), "nemo", "../../escape", anywhere=False)
+    assert not (tmp_path / "elsewhere").exists()
+    message = export_panel.run_export(session, Recipe(), "nemo", "mine", anywhere=False)
+    assert str(session.ws.path("exports") / "mine") in message
+    assert (session.ws.path("exports") / "mine" / "manifest.jsonl").is_file()
+
+
+def test_distill_run_names_stay_inside_the_workspace(session):
+    for name in ("../outside", "/tmp/run", "a/b", ".."):
+        with pytest.raises(gr.Error, match="run name"):
+            distill_tab.start(session.ws, name, DistillConfig(max_steps=1))
+    assert not session.ws.path("runs").exists() or not any(session.ws.path("runs").iterdir())
 
 
 def test_map_figure_colours_by_verdict_or_score(session):
