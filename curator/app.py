@@ -16,6 +16,7 @@ from engine.recipe import Recipe  # noqa: E402
 from engine.workspace import Workspace  # noqa: E402
 
 TITLE = "Whisper Curator"
+CACHE_PRUNING = (3600, 6 * 3600)  # hourly, Gradio's copies of played clips older than 6 h (and all on exit)
 MAX_UPLOAD = "1mb"  # the app takes no uploads, but Gradio's upload route exists: bound what it accepts
 
 
@@ -25,7 +26,7 @@ def build_app(workspace: str | Path, exports_anywhere: bool = True) -> gr.Blocks
     ws = Workspace(workspace)
     ws.require_scores()
     table = ws.table()
-    with gr.Blocks(title=TITLE) as app:
+    with gr.Blocks(title=TITLE, delete_cache=CACHE_PRUNING) as app:
         gr.Markdown(f"# {TITLE}\n`{ws.root}`")
         gr.Markdown(summary_markdown(table), elem_id="summary")
         recipe, loaded = gr.State(Recipe()), gr.State("")

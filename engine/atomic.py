@@ -6,7 +6,9 @@ import ctypes
 import errno
 import glob
 import os
+import re
 import shutil
+import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -26,7 +28,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path.parent, path.name)  # a killed writer's partial copy (an export may be GBs)
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=path.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{_owner()}.", suffix=TMP_SUFFIX, dir=path.parent))
     except OSError as e:  # read-only or full: name the file being written, not the temporary
         raise OSError(e.errno, e.strerror, str(path)) from None
     target = tmp / path.name
@@ -86,14 +88,25 @@ def _fsync_dir(folder: Path) -> None:
 
 def remove_stale_temporaries(folder: str | os.PathLike, name: str = "") -> int:
     """Delete temporaries left in `folder` by writers that died (killed mid-write), only those of file `name`
-    when given; return how many."""
+    when given; return how many. A temporary names its writer as host_pid, so one written by another
+    machine on a shared disk is left alone."""
     removed = 0
     for tmp in Path(folder).glob(f".{glob.escape(name)}.*{TMP_SUFFIX}" if name else f".*{TMP_SUFFIX}"):
-        pid = tmp.name.rsplit(".", 3)[-3] if tmp.name.count(".") >= 3 else ""
-        if pid.isdigit() and not _alive(int(pid)):
+        owner = tmp.name.rsplit(".", 3)[-3] if tmp.name.count(".") >= 3 else ""
+        host, _, pid = owner.rpartition("_")
+        if pid.isdigit() and host in ("", _host()) and not _alive(int(pid)):
             shutil.rmtree(tmp, ignore_errors=True)
             removed += 1
     return removed
+
+
+def _host() -> str:
+    """This machine's name, safe inside a temporary's name (no dots)."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
+
+
+def _owner() -> str:
+    return f"{_host()}_{os.getpid()}"
 
 
 def _alive(pid: int) -> bool:
