@@ -40,7 +40,8 @@ from engine.models import default_teacher_dir  # noqa: E402
 from engine.pipeline import score  # noqa: E402
 from engine.torch_teacher import resolve_hf_dir  # noqa: E402
 from engine.recipe import KeepBest, Recipe, kept_mask  # noqa: E402
-from engine.validate import NO_FILTER, ORACLE, Validation, figures, markdown, markdown_table, validate_workspace  # noqa: E402
+from engine.validate import (NO_FILTER, ORACLE, Validation, figures, markdown, markdown_table, validate,  # noqa: E402
+                             validate_workspace)
 from engine.workspace import Workspace  # noqa: E402
 
 STUDENTS_CSV = "reports/students.csv"  # read by the app's Evidence tab
@@ -100,9 +101,9 @@ def students_figure(students: pd.DataFrame):
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(7, 4))
-    bars = axis.bar(students["student"], students["wer"], color=["grey"] + ["tab:blue"] * (len(students) - 1))
+    bars = axis.bar(students["student"], students["wer_english"], color=["grey"] + ["tab:blue"] * (len(students) - 1))
     axis.bar_label(bars, fmt="%.3f", fontsize=8)
-    axis.set_ylabel("held-out test WER")
+    axis.set_ylabel("held-out test WER (English clips)")
     axis.tick_params(axis="x", labelrotation=20, labelsize=8)
     axis.grid(axis="y", alpha=0.3)
     plt.close(figure)
@@ -115,8 +116,24 @@ def png(figure) -> bytes:
     return buffer.getvalue()
 
 
-def report(command: str, corpus: dict, validation: Validation, students: pd.DataFrame, retention: float,
-           steps: int, decoder_layers: int, timings: dict[str, float], figures_dir: Path) -> str:
+def summary(validation: Validation, students: pd.DataFrame, retention: float) -> list[str]:
+    """The report's findings, as sentences computed from the tables."""
+    table, at = validation.table, f"kept_wer@{retention:.0f}%"
+    label_free = table.drop([ORACLE, NO_FILTER], errors="ignore")
+    lines = [f"- Best AUROC: **{label_free['auroc'].idxmax()}** ({label_free['auroc'].max():.3f}); the baseline "
+             f"avg_logprob {table.loc['avg_logprob', 'auroc']:.3f}."]
+    if at in table:
+        best = label_free[at].idxmin()
+        lines.append(f"- Lowest kept-set WER at {retention:.0f} % retention: **{best}** ({label_free.loc[best, at]:.3f}); "
+                     f"combined {table.loc['combined', at]:.3f}, avg_logprob {table.loc['avg_logprob', at]:.3f}, "
+                     f"no filter {table.loc[NO_FILTER, at]:.3f}, oracle {table.loc[ORACLE, at]:.3f}.")
+    wers = students.set_index("student")["wer_english"]
+    lines.append("- Students' English test WER: " + ", ".join(f"{name} {value:.3f}" for name, value in wers.items()) + ".")
+    return lines
+
+
+def report(command: str, corpus: dict, validation: Validation, validation_ok: Validation, students: pd.DataFrame,
+           retention: float, steps: int, decoder_layers: int, timings: dict[str, float], figures_dir: Path) -> str:
     """docs/study.md: generated from this run, never edited by hand."""
     counts = pd.DataFrame(corpus["counts"]).fillna(0).astype(int).rename_axis("kind")
     table = students.set_index("student")
@@ -126,16 +143,36 @@ def report(command: str, corpus: dict, validation: Validation, students: pd.Data
         "Teacher: Whisper base (CTranslate2 int8 for labels, the converted PyTorch weights for distillation), CPU. "
         f"Students: {decoder_layers} of the teacher's 6 decoder layers copied, frozen encoder, {steps} steps each, KD loss "
         "0.8·CE + 1.0·T²·KL (T = 2).", "",
+        "## Findings", "", *summary(validation, students, retention), "",
         "## Corpus", "", markdown_table(counts, 0), "",
-        "## Which scores find bad pseudo-labels (scoring pool)", "", markdown(validation), "",
+        "## Which scores find bad pseudo-labels (scoring pool, every clip)", "",
+        "Every clip the teacher labelled, flagged ones included, so each score is judged alone.", "",
+        markdown(validation), "",
         f"![ROC curves]({figures_dir.name}/roc.png) ![Retention vs kept-set WER]({figures_dir.name}/retention.png)", "",
+        "## The same with flagged clips left out (the app's default recipe)", "",
+        "Flagged: the teacher pass's input checks (silence, clipping, no speech, a label cut at the token limit).", "",
+        markdown(validation_ok), "",
         f"## Students distilled on differently filtered data (best {retention:.0f} % kept, same steps)", "",
-        "Held-out test WER (clean speech; sentences, voices and the real reader unseen in the pool).", "",
+        "Test WER on the held-out test set (clean speech; sentences, voices and the real reader unseen in the pool). "
+        "`wer` counts every test clip, `wer_english` the English ones.", "",
         markdown_table(table), "",
         f"![Student WERs]({figures_dir.name}/students.png)", "",
-        "## Timings", "", markdown_table(pd.DataFrame({"seconds": timings}).rename_axis("stage"), 0), "",
+        "## Timings", "",
+        "Seconds per stage on this machine (the run that did the work; a resumed stage keeps that time).", "",
+        markdown_table(pd.DataFrame({"seconds": timings}).rename_axis("stage"), 0), "",
     ]
     return "\n".join(lines)
+
+
+def evaluated(ws: Workspace, runs: dict[str, Path], test_manifest: Path) -> pd.DataFrame:
+    """test_wers, or WS/reports/students.csv when it is newer than every student."""
+    path = ws.path(STUDENTS_CSV)
+    if path.is_file() and all((run / "student-ct2" / "model.bin").stat().st_mtime < path.stat().st_mtime
+                              for run in runs.values()):
+        students = pd.read_csv(path)
+        if list(students["student"]) == ["teacher", *runs]:
+            return students
+    return test_wers(runs, test_manifest)
 
 
 def main() -> None:
@@ -154,11 +191,15 @@ def main() -> None:
     if args.smoke:
         args.size, args.steps, args.extras = SMOKE["size"], SMOKE["steps"], SMOKE["extras"]
     command = "python benchmarks/study.py " + " ".join(sys.argv[1:])
-    timings: dict[str, float] = {}
+
+    timings_file = args.out / "timings.json"
+    timings = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
 
     def stage(name: str, started: float) -> None:
-        timings[name] = time.perf_counter() - started
-        print(f"[{name}] {timings[name]:.0f} s", flush=True)
+        seconds = time.perf_counter() - started
+        print(f"[{name}] {seconds:.0f} s", flush=True)
+        timings[name] = max(seconds, timings.get(name, 0.0))
+        write_text_atomic(timings_file, json.dumps(timings, indent=1))
 
     started = time.perf_counter()
     corpus_dir = args.out / "corpus"
@@ -182,7 +223,7 @@ def main() -> None:
     stage("distilling students", started)
 
     started = time.perf_counter()
-    students = test_wers(runs, corpus_dir / "test" / "manifest.jsonl")
+    students = evaluated(ws, runs, corpus_dir / "test" / "manifest.jsonl")
     table = ws.table()
     students["kept_clips"] = [np.nan] + [int(kept_mask(table, recipe).sum()) for recipe in recipes.values()]
     write_text_atomic(ws.path(STUDENTS_CSV), students.to_csv(index=False))
@@ -193,8 +234,9 @@ def main() -> None:
         folder = args.report.with_suffix("")
         for name, figure in {**figures(validation), "students": students_figure(students)}.items():
             write_bytes_atomic(folder / f"{name}.png", png(figure))
-        write_text_atomic(args.report, report(command, corpus, validation, students, args.retention, args.steps,
-                                              args.decoder_layers, timings, folder))
+        validation_ok = validate(ws.table().query("status == 'ok'"))
+        write_text_atomic(args.report, report(command, corpus, validation, validation_ok, students, args.retention,
+                                              args.steps, args.decoder_layers, timings, folder))
         print(f"report written to {args.report}")
 
 
