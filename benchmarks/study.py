@@ -45,7 +45,7 @@ from engine.validate import (NO_FILTER, ORACLE, Validation, figures, markdown, m
 from engine.workspace import Workspace  # noqa: E402
 
 STUDENTS_CSV = "reports/students.csv"  # read by the app's Evidence tab
-SMOKE = {"size": 24, "steps": 3, "extras": "truncation,proxy"}
+SMOKE = {"size": 24, "steps": 2, "extras": "truncation", "test_clips": 4}
 
 
 def slug(name: str) -> str:
@@ -68,16 +68,18 @@ def distilled(ws: Workspace, name: str, recipe: Recipe, steps: int, decoder_laye
     path = ws.path("reports") / "recipes" / f"{slug(name)}.yaml"
     write_text_atomic(path, recipe.to_yaml())
     config = DistillConfig(max_steps=steps, decoder_layers=decoder_layers, recipe=str(path), seed=seed,
-                           eval_every=max(1, steps // 5),
+                           evaluate=False, eval_every=max(1, steps // 5),  # the test set evaluates each student
                            checkpoint_every=max(1, steps // 5))
     run = ws.path("runs") / f"study-{slug(name)}"
     print(f"  {name}: {distill(ws, config, run).line()}", flush=True)
     return run
 
 
-def test_wers(runs: dict[str, Path], test_manifest: Path) -> pd.DataFrame:
-    """Held-out WER, parameters and decoding speed of the teacher and each student on the test set."""
+def test_wers(runs: dict[str, Path], test_manifest: Path, limit: int = 0) -> pd.DataFrame:
+    """Held-out WER, parameters and decoding speed of the teacher and each student on the test set
+    (its first `limit` clips when above 0)."""
     clips = manifest_clips(test_manifest)
+    clips = clips.head(limit) if limit > 0 else clips
     waveforms = [load_audio(p).samples for p in clips["audio_filepath"]]
     langs, references = list(clips["lang"]), list(clips["reference"])
     audio = sum(len(w) for w in waveforms) / 16_000
@@ -164,7 +166,7 @@ def report(command: str, corpus: dict, validation: Validation, validation_ok: Va
     return "\n".join(lines)
 
 
-def evaluated(ws: Workspace, runs: dict[str, Path], test_manifest: Path) -> pd.DataFrame:
+def evaluated(ws: Workspace, runs: dict[str, Path], test_manifest: Path, limit: int = 0) -> pd.DataFrame:
     """test_wers, or WS/reports/students.csv when it is newer than every student."""
     path = ws.path(STUDENTS_CSV)
     if path.is_file() and all((run / "student-ct2" / "model.bin").stat().st_mtime < path.stat().st_mtime
@@ -172,7 +174,7 @@ def evaluated(ws: Workspace, runs: dict[str, Path], test_manifest: Path) -> pd.D
         students = pd.read_csv(path)
         if list(students["student"]) == ["teacher", *runs]:
             return students
-    return test_wers(runs, test_manifest)
+    return test_wers(runs, test_manifest, limit)
 
 
 def main() -> None:
@@ -185,11 +187,13 @@ def main() -> None:
                         help="decoder layers each student copies from the teacher")
     parser.add_argument("--retention", type=float, default=70.0, help="percent of labelled clips each filter keeps")
     parser.add_argument("--extras", default="all", help="extra score groups to add (see `whisper-curator score --help`)")
+    parser.add_argument("--test-clips", type=int, default=0, help="evaluate on the first N test clips (0: all)")
     parser.add_argument("--report", type=Path, default=None, help="write the Markdown report here (figures beside it)")
     parser.add_argument("--smoke", action="store_true", help=f"tiny run: {SMOKE}")
     args = parser.parse_args()
     if args.smoke:
-        args.size, args.steps, args.extras = SMOKE["size"], SMOKE["steps"], SMOKE["extras"]
+        for name, value in SMOKE.items():
+            setattr(args, name, value)
     command = "python benchmarks/study.py " + " ".join(sys.argv[1:])
 
     timings_file = args.out / "timings.json"
@@ -223,7 +227,7 @@ def main() -> None:
     stage("distilling students", started)
 
     started = time.perf_counter()
-    students = evaluated(ws, runs, corpus_dir / "test" / "manifest.jsonl")
+    students = evaluated(ws, runs, corpus_dir / "test" / "manifest.jsonl", args.test_clips)
     table = ws.table()
     students["kept_clips"] = [np.nan] + [int(kept_mask(table, recipe).sum()) for recipe in recipes.values()]
     write_text_atomic(ws.path(STUDENTS_CSV), students.to_csv(index=False))

@@ -243,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="autocast precision; auto = bf16/fp16 on CUDA, float32 on CPU")
     distill.add_argument("--heldout-fraction", type=float, default=0.1, help="kept clips held out for evaluation")
     distill.add_argument("--eval-every", type=int, default=50, help="steps between held-out evaluations")
+    distill.add_argument("--evaluate", action=argparse.BooleanOptionalAction, default=True,
+                         help="end with teacher vs student on the held-out clips (eval.json); `eval` does it later")
     distill.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints")
     distill.add_argument("--seed", type=int, default=0, help="seed for the split, the shuffles and the model")
     distill.add_argument("--recipe", default=None, help="recipe YAML (default: WORKSPACE/recipe.yaml)")

@@ -66,6 +66,7 @@ class DistillConfig:
     # evaluation and checkpoints
     heldout_fraction: float = 0.1
     eval_every: int = 50
+    evaluate: bool = True  # at the end, teacher vs student on the held-out clips (eval.json)
     checkpoint_every: int = 50
     seed: int = 0
     # data and teacher
@@ -238,7 +239,7 @@ def finished_result(run: Path) -> DistillResult | None:
     """The result of a run that already finished, else None."""
     try:
         status = json.loads((run / STATUS).read_text())
-        report = json.loads((run / EVAL).read_text())
+        report = json.loads((run / EVAL).read_text()) if (run / EVAL).is_file() else None
     except (FileNotFoundError, json.JSONDecodeError):
         return None
     if status.get("stage") != "done" or not (run / STUDENT_CT2 / "model.bin").is_file():
@@ -421,7 +422,8 @@ def _train(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: 
 
 
 def _finish(ws, config, run, student, processor, cache, held, files, info, best) -> DistillResult:
-    """Best weights → student/ and student-ct2/, then teacher vs student on the held-out clips → eval.json."""
+    """Best weights → student/ and student-ct2/, then (`config.evaluate`) teacher vs student on the held-out
+    clips → eval.json."""
     from engine.evaluate import evaluate_run, format_table
     from engine.student import export_ct2, save_student
 
@@ -431,6 +433,10 @@ def _finish(ws, config, run, student, processor, cache, held, files, info, best)
     save_student(student.float().cpu().eval(), processor, run / STUDENT)
     export_ct2(run / STUDENT, run / STUDENT_CT2)
     files.log(f"saved the student to {run / STUDENT} (transformers) and {run / STUDENT_CT2} (CTranslate2)")
+    best_loss = None if best == math.inf else best
+    if not config.evaluate:
+        files.status(replace(info, stage="done", message="done", best_eval_loss=best_loss, eta_seconds=0.0))
+        return DistillResult(str(run), "done", info.step, best_loss, None)
     split = "held-out" if len(held) else "training (no held-out clips)"
     ids = {cache.ids[i] for i in held} if len(held) else set(cache.ids[:8])
     table = ws.table()
@@ -439,6 +445,5 @@ def _finish(ws, config, run, student, processor, cache, held, files, info, best)
     report = {**evaluate_run(run, clips, config.teacher), "split": split}
     write_text_atomic(run / EVAL, json.dumps(report, indent=1))
     files.log(f"teacher vs student on {len(clips)} {split} clips:\n" + format_table(report))
-    best_loss = None if best == math.inf else best
     files.status(replace(info, stage="done", message="done", best_eval_loss=best_loss, eta_seconds=0.0))
     return DistillResult(str(run), "done", info.step, best_loss, report)

@@ -2,6 +2,7 @@
 distils, what the generated report says, and when a finished evaluation is reused."""
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 
@@ -66,8 +67,22 @@ def test_a_finished_evaluation_is_reused_until_a_student_changes(tmp_path, monke
     saved = pd.DataFrame({"student": ["teacher", *runs], "wer": [0.1, 0.2, 0.3]})
     ws.path(study.STUDENTS_CSV).parent.mkdir(parents=True)
     saved.to_csv(ws.path(study.STUDENTS_CSV), index=False)
-    monkeypatch.setattr(study, "test_wers", lambda runs, manifest: "evaluated again")
+    monkeypatch.setattr(study, "test_wers", lambda runs, manifest, limit: "evaluated again")
     assert study.evaluated(ws, runs, tmp_path / "test.jsonl").equals(saved)
     time.sleep(0.01)
     (runs[STUDENTS[1]] / "student-ct2" / "model.bin").write_bytes(b"retrained")
     assert study.evaluated(ws, runs, tmp_path / "test.jsonl") == "evaluated again"
+
+
+def test_the_smoke_study_runs_from_one_command(tmp_path):
+    """`study.py --smoke`: corpus, scoring, validation, four students, test WERs and the report (minutes)."""
+    report = tmp_path / "docs" / "study.md"
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "study.py"), "--out", str(tmp_path / "run"),
+                           "--smoke", "--report", str(report)], capture_output=True, text=True, timeout=1500)
+    assert done.returncode == 0, done.stderr[-3000:]
+    text = report.read_text()
+    students = pd.read_csv(tmp_path / "run" / "ws" / study.STUDENTS_CSV)
+    assert list(students["student"])[:2] == ["teacher", "all pseudo-labels"] and len(students) == 5
+    assert students["wer_english"].notna().all() and (students["rtfx"] > 0).all()
+    assert all(f"| {name} |" in text for name in students["student"])
+    assert {p.name for p in (tmp_path / "docs" / "study").iterdir()} == {"roc.png", "retention.png", "students.png"}
