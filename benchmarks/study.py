@@ -1,6 +1,6 @@
 """The evidence study (issue #8): does label-free filtering work? One command, from nothing to a report.
 
-    python benchmarks/study.py --out DIR [--size 540] [--steps 300] [--retention 70] [--report docs/study.md]
+    python benchmarks/study.py --out DIR [--size 300] [--steps 150] [--decoder-layers 4] [--retention 70] [--report docs/study.md]
     python benchmarks/study.py --out DIR --smoke      # a few minutes: the same code on a tiny corpus
 
 1. builds the labelled corpus (benchmarks/study_corpus.py): a scoring pool with graded corruptions and a
@@ -96,6 +96,12 @@ def test_wers(runs: dict[str, Path], test_manifest: Path, limit: int = 0) -> pd.
     return pd.DataFrame(rows)
 
 
+def label_wer(rows: pd.DataFrame) -> float:
+    """Duration-weighted WER of the pseudo-labels a student trains on (clips with a reference)."""
+    rows = rows[rows["wer"].notna()]
+    return float(np.average(rows["wer"], weights=rows["duration"])) if len(rows) else np.nan
+
+
 def students_figure(students: pd.DataFrame):
     import matplotlib
 
@@ -156,7 +162,8 @@ def report(command: str, corpus: dict, validation: Validation, validation_ok: Va
         markdown(validation_ok), "",
         f"## Students distilled on differently filtered data (best {retention:.0f} % kept, same steps)", "",
         "Test WER on the held-out test set (clean speech; sentences, voices and the real reader unseen in the pool). "
-        "`wer` counts every test clip, `wer_english` the English ones.", "",
+        "`wer` counts every test clip, `wer_english` the English ones; `kept_label_wer` is the duration-weighted "
+        "reference WER of the pseudo-labels each student trained on.", "",
         markdown_table(table), "",
         f"![Student WERs]({figures_dir.name}/students.png)", "",
         "## Timings", "",
@@ -180,10 +187,10 @@ def evaluated(ws: Workspace, runs: dict[str, Path], test_manifest: Path, limit: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="folder for the corpus, workspace and runs (resumable)")
-    parser.add_argument("--size", type=int, default=study_corpus.DEFAULT_SIZE, help="pool clips, roughly")
+    parser.add_argument("--size", type=int, default=300, help="pool clips, roughly (300: about an hour on 2 cores)")
     parser.add_argument("--seed", type=int, default=study_corpus.DEFAULT_SEED, help="corpus and training seed")
-    parser.add_argument("--steps", type=int, default=300, help="optimiser steps per student")
-    parser.add_argument("--decoder-layers", type=int, default=DistillConfig.decoder_layers,
+    parser.add_argument("--steps", type=int, default=150, help="optimiser steps per student")
+    parser.add_argument("--decoder-layers", type=int, default=4,
                         help="decoder layers each student copies from the teacher")
     parser.add_argument("--retention", type=float, default=70.0, help="percent of labelled clips each filter keeps")
     parser.add_argument("--extras", default="all", help="extra score groups to add (see `whisper-curator score --help`)")
@@ -229,7 +236,9 @@ def main() -> None:
     started = time.perf_counter()
     students = evaluated(ws, runs, corpus_dir / "test" / "manifest.jsonl", args.test_clips)
     table = ws.table()
-    students["kept_clips"] = [np.nan] + [int(kept_mask(table, recipe).sum()) for recipe in recipes.values()]
+    kept = [kept_mask(table, recipe) for recipe in recipes.values()]
+    students["kept_clips"] = [np.nan] + [int(mask.sum()) for mask in kept]
+    students["kept_label_wer"] = [np.nan] + [label_wer(table[mask]) for mask in kept]
     write_text_atomic(ws.path(STUDENTS_CSV), students.to_csv(index=False))
     stage("evaluating on the test set", started)
     print(markdown_table(students.set_index("student")), flush=True)

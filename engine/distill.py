@@ -38,6 +38,7 @@ from engine.jobs import (BEST, CHECKPOINT, CONFIG, EVAL, METRICS, RUNS, STATUS, 
 from engine.workspace import Workspace
 
 PRECISIONS = ("auto", "no", "bf16", "fp16")
+AFTER_TRAINING = {"evaluate"}  # options a resumed run may change: they act after the last step
 
 
 @dataclass(frozen=True)
@@ -227,12 +228,11 @@ def write_run_config(run: Path, config: DistillConfig) -> None:
     if path.is_file():
         stored = resolved(DistillConfig.from_yaml(path.read_text()), torch.cuda.is_available())
         changed = [f.name for f in fields(config) if getattr(stored, f.name) != getattr(config, f.name)]
-        if changed:
+        if set(changed) - AFTER_TRAINING:
             raise ValueError(f"{run} was started with other options ({', '.join(changed)}); "
                              "resume it with the same options or choose a new run name")
-    else:
-        run.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, config.to_yaml())
+    run.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, config.to_yaml())
 
 
 def finished_result(run: Path) -> DistillResult | None:

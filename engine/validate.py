@@ -26,7 +26,7 @@ RETENTIONS = (0.5, 0.7, 0.9)
 BASELINE = "avg_logprob"
 ORACLE, NO_FILTER = "oracle (reference WER)", "no filter"
 MIN_ROWS = 10
-PLOTTED = 6  # label-free scores drawn besides combined and the baseline
+PLOTTED = 6  # label-free scores with the best AUROC drawn besides combined, the baseline and the best kept set
 
 
 @dataclass
@@ -91,7 +91,8 @@ def validate(table: pd.DataFrame) -> Validation:
     result = pd.DataFrame.from_dict(records, orient="index").rename_axis("score")
     order = [ORACLE, NO_FILTER] + list(result.drop([ORACLE, NO_FILTER])["auroc"].sort_values(ascending=False).index)
     result = result.loc[order]
-    plotted = [c for c in result.index if c not in (ORACLE, NO_FILTER)][:PLOTTED]
+    label_free = result.drop([ORACLE, NO_FILTER])
+    plotted = [*label_free.index[:PLOTTED], label_free["kept_wer@70%"].idxmin()]  # best AUROCs, best kept set
     for name in dict.fromkeys(["combined", BASELINE, *plotted, ORACLE]):
         if name in candidates:
             fpr, tpr, _ = roc_curve(bad, -candidates[name])
