@@ -45,7 +45,7 @@ from engine.validate import (NO_FILTER, ORACLE, Validation, figures, markdown, m
 from engine.workspace import Workspace  # noqa: E402
 
 STUDENTS_CSV = "reports/students.csv"  # read by the app's Evidence tab
-SMOKE = {"size": 24, "steps": 2, "extras": "truncation", "test_clips": 4}
+SMOKE = {"size": 24, "pool_clips": 30, "steps": 1, "extras": "truncation", "test_clips": 2}
 
 
 def slug(name: str) -> str:
@@ -61,6 +61,18 @@ def student_recipes(validation: Validation, retention: float) -> dict[str, Recip
     recipes.update({name: Recipe(keep_best=KeepBest(column, retention), include_flagged=True)
                     for name, column in keep.items()})
     return recipes
+
+
+def pool_manifest(corpus_dir: Path, clips: int, seed: int) -> Path:
+    """The pool's manifest, or (`clips` above 0) one of a seeded sample of that many of its clips."""
+    manifest = corpus_dir / "pool" / "manifest.jsonl"
+    if clips <= 0:
+        return manifest
+    lines = manifest.read_text().splitlines()
+    chosen = sorted(np.random.default_rng(seed).choice(len(lines), min(clips, len(lines)), replace=False))
+    sample = manifest.with_name(f"manifest-{clips}.jsonl")  # beside it: audio paths may be relative
+    write_text_atomic(sample, "".join(lines[i] + "\n" for i in chosen))
+    return sample
 
 
 def distilled(ws: Workspace, name: str, recipe: Recipe, steps: int, decoder_layers: int, seed: int) -> Path:
@@ -194,6 +206,7 @@ def main() -> None:
                         help="decoder layers each student copies from the teacher")
     parser.add_argument("--retention", type=float, default=70.0, help="percent of labelled clips each filter keeps")
     parser.add_argument("--extras", default="all", help="extra score groups to add (see `whisper-curator score --help`)")
+    parser.add_argument("--pool-clips", type=int, default=0, help="score a seeded sample of N pool clips (0: all)")
     parser.add_argument("--test-clips", type=int, default=0, help="evaluate on the first N test clips (0: all)")
     parser.add_argument("--report", type=Path, default=None, help="write the Markdown report here (figures beside it)")
     parser.add_argument("--smoke", action="store_true", help=f"tiny run: {SMOKE}")
@@ -221,7 +234,7 @@ def main() -> None:
     stage("corpus", started)
 
     started, ws = time.perf_counter(), Workspace(args.out / "ws")
-    print(score(corpus_dir / "pool" / "manifest.jsonl", ws.root).line(), flush=True)
+    print(score(pool_manifest(corpus_dir, args.pool_clips, args.seed), ws.root).line(), flush=True)
     add_scores(ws.root, extra_names(args.extras))
     stage("scoring the pool", started)
 

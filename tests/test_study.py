@@ -83,6 +83,7 @@ def test_the_smoke_study_runs_from_one_command(tmp_path):
     text = report.read_text()
     students = pd.read_csv(tmp_path / "run" / "ws" / study.STUDENTS_CSV)
     assert list(students["student"])[:2] == ["teacher", "all pseudo-labels"] and len(students) == 5
+    assert len(pd.read_parquet(tmp_path / "run" / "ws" / "scores.parquet")) == study.SMOKE["pool_clips"]
     assert students["wer_english"].notna().all() and (students["rtfx"] > 0).all()
     assert all(f"| {name} |" in text for name in students["student"])
     assert {p.name for p in (tmp_path / "docs" / "study").iterdir()} == {"roc.png", "retention.png", "students.png"}
