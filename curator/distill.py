@@ -123,7 +123,7 @@ def current_run(ws: Workspace) -> Path | None:
 def start(ws: Workspace, name: str, config: DistillConfig) -> Path:
     """Start a job (or say which one is running); return the run the tab should show."""
     name = (name or "").strip() or new_run_name()
-    if len(Path(name).parts) != 1 or name in (".", "..") or name.startswith("."):
+    if len(Path(name).parts) != 1 or name.startswith("."):  # a path, or ".", "..", the hidden .cache
         raise gr.Error(f"{name!r} is not a run name: use letters, digits, - and _ (runs live in {ws.path(RUNS)})")
     run = run_dir(ws, name)
     busy = running_job(ws)

@@ -47,7 +47,8 @@ def students_figure(students: pd.DataFrame) -> go.Figure:
     figure = go.Figure(go.Bar(x=students["student"], y=students[column], text=students[column].round(3),
                               textposition="outside"))
     figure.update_yaxes(range=[0, 1.15 * max(float(students[column].max()), 0.01)])  # room for the bar labels
-    figure.update_layout(yaxis_title="held-out WER" + (" (English clips)" if column == "wer_english" else ""), height=340, margin={"l": 50, "r": 10, "t": 30, "b": 80},
+    figure.update_layout(yaxis_title="held-out WER" + (" (English clips)" if column == "wer_english" else ""),
+                         height=340, margin={"l": 50, "r": 10, "t": 30, "b": 80},
                          title={"text": "Students distilled on differently filtered data", "font": {"size": 14}})
     return figure
 

@@ -433,17 +433,16 @@ def _finish(ws, config, run, student, processor, cache, held, files, info, best)
     save_student(student.float().cpu().eval(), processor, run / STUDENT)
     export_ct2(run / STUDENT, run / STUDENT_CT2)
     files.log(f"saved the student to {run / STUDENT} (transformers) and {run / STUDENT_CT2} (CTranslate2)")
+    report = None
+    if config.evaluate:
+        split = "held-out" if len(held) else "training (no held-out clips)"
+        ids = {cache.ids[i] for i in held} if len(held) else set(cache.ids[:8])
+        table = ws.table()
+        clips = table[table["id"].isin(ids)][["id", "audio_filepath", "lang", "text"]].rename(columns={"text": "reference"})
+        files.status(replace(info, stage="evaluating", message=f"teacher vs student on {len(clips)} {split} clips"))
+        report = {**evaluate_run(run, clips, config.teacher), "split": split}
+        write_text_atomic(run / EVAL, json.dumps(report, indent=1))
+        files.log(f"teacher vs student on {len(clips)} {split} clips:\n" + format_table(report))
     best_loss = None if best == math.inf else best
-    if not config.evaluate:
-        files.status(replace(info, stage="done", message="done", best_eval_loss=best_loss, eta_seconds=0.0))
-        return DistillResult(str(run), "done", info.step, best_loss, None)
-    split = "held-out" if len(held) else "training (no held-out clips)"
-    ids = {cache.ids[i] for i in held} if len(held) else set(cache.ids[:8])
-    table = ws.table()
-    clips = table[table["id"].isin(ids)][["id", "audio_filepath", "lang", "text"]].rename(columns={"text": "reference"})
-    files.status(replace(info, stage="evaluating", message=f"teacher vs student on {len(clips)} {split} clips"))
-    report = {**evaluate_run(run, clips, config.teacher), "split": split}
-    write_text_atomic(run / EVAL, json.dumps(report, indent=1))
-    files.log(f"teacher vs student on {len(clips)} {split} clips:\n" + format_table(report))
     files.status(replace(info, stage="done", message="done", best_eval_loss=best_loss, eta_seconds=0.0))
     return DistillResult(str(run), "done", info.step, best_loss, report)

@@ -126,9 +126,14 @@ class TeacherCache:
     def __len__(self) -> int:
         return len(self.entries)
 
+    def _read(self, row: int) -> dict[str, np.ndarray]:
+        """One entry's arrays, read once (the file is closed again)."""
+        with np.load(self.store / self.entries[row].name) as f:
+            return {name: f[name] for name in f.files}
+
     def batch(self, rows: np.ndarray) -> Batch:
         """Padded tensors for cache rows `rows`."""
-        files = [np.load(self.store / self.entries[i].name) for i in rows]
+        files = [self._read(i) for i in rows]
         length, k = max(len(f["tokens"]) for f in files) - 1, files[0]["topk_values"].shape[1]
         dec = np.zeros((len(rows), length), np.int64)
         labels = np.full((len(rows), length), IGNORE, np.int64)
