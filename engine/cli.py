@@ -215,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "teacher's audio embedding, by their label's text embedding (needs `score --add text`), or both")
 
     validate = _command(commands, "validate", _validate, "Check every label-free score against the references a "
-                        "workspace has: Spearman vs WER, AUROC for WER > 20 %, kept-set WER at 50/70/90 %% "
+                        "workspace has: Spearman vs WER, AUROC for WER > 20 %, kept-set WER at 50/70/90 % "
                         "retention; writes a table and figures to WORKSPACE/reports/.")
     validate.add_argument("workspace", help="scored workspace whose manifest has reference texts on some clips")
 
@@ -261,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command(commands, name: str, handler: Callable[[argparse.Namespace], None], help_text: str) -> argparse.ArgumentParser:
-    sub = commands.add_parser(name, help=help_text, description=help_text,
+    sub = commands.add_parser(name, help=help_text.replace("%", "%%"), description=help_text,
                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     sub.set_defaults(handler=handler)
     return sub

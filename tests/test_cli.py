@@ -19,6 +19,19 @@ def test_help_runs_as_a_console_command():
     assert "--workspace" in out.stdout and "--teacher" in out.stdout
 
 
+def _subcommands() -> list[str]:
+    return list(build_parser()._subparsers._group_actions[0].choices)
+
+
+@pytest.mark.parametrize("command", [[], *([name] for name in _subcommands())], ids=lambda c: " ".join(c) or "program")
+def test_help_prints_for_the_program_and_every_subcommand(command, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: whisper-curator") and "%%" not in out
+
+
 def test_missing_input_is_one_readable_sentence(tmp_path, capsys):
     assert main(["score", str(tmp_path / "nope"), "--workspace", str(tmp_path / "ws")]) == 1
     err = capsys.readouterr().err.strip()
