@@ -5,14 +5,18 @@ import re
 from difflib import SequenceMatcher
 from html import escape
 
+from engine.text import american_spellings
+
 DELETED = "background:#fee2e2;color:#b91c1c;text-decoration:line-through;padding:0 2px;border-radius:3px"
 INSERTED = "background:#dcfce7;color:#15803d;text-decoration:none;padding:0 2px;border-radius:3px"
 LEGEND = (f"From the first text to the second: <span style='{DELETED}'>deleted</span> "
-          f"<span style='{INSERTED}'>inserted</span> (words compared ignoring case and punctuation)")
+          f"<span style='{INSERTED}'>inserted</span> (words compared ignoring case, punctuation and "
+          "British/American spelling)")
 
 
 def _key(word: str) -> str:
-    return re.sub(r"[^\w']", "", word.lower())
+    bare = re.sub(r"[^\w']", "", word.lower())
+    return american_spellings().get(bare, bare)
 
 
 def word_diff_html(first: str, second: str) -> str:

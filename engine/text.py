@@ -1,16 +1,26 @@
-"""Whisper-style text normalisation, so that WER counts words, not punctuation or casing."""
+"""Whisper-style text normalisation, so that WER counts words, not punctuation, casing or spelling."""
 from __future__ import annotations
 
+import json
 from functools import lru_cache
+from importlib.resources import files
+
+SPELLINGS = ("whisper_normalizer", "normalizers/english.json")  # the package shipping Whisper's spelling map
+
+
+@lru_cache(maxsize=None)
+def american_spellings() -> dict[str, str]:
+    """Whisper's British→American spelling map (1,739 words: "harbour" → "harbor"), as whisper-normalizer
+    ships it."""
+    package, resource = SPELLINGS
+    return json.loads(files(package).joinpath(resource).read_text(encoding="utf-8"))
 
 
 @lru_cache(maxsize=None)
 def _normalizer(english: bool):
     from transformers.models.whisper.english_normalizer import BasicTextNormalizer, EnglishTextNormalizer
 
-    # The British→American spelling map ships on the hub only; numbers, contractions and
-    # abbreviations are still normalised.
-    return EnglishTextNormalizer({}) if english else BasicTextNormalizer()
+    return EnglishTextNormalizer(american_spellings()) if english else BasicTextNormalizer()
 
 
 def normalize(text: str, lang: str | None = "en") -> str:

@@ -51,6 +51,11 @@ def test_wer_uses_whisper_normalisation():
     assert cer(["abcd"], ["abce"], ["en"])[0] == pytest.approx(0.25)
 
 
+def test_english_wer_forgives_british_spelling_but_not_other_languages():
+    assert wer(["The colour of the harbour"], ["the color of the harbor"], ["en"])[0] == 0.0
+    assert wer(["The colour of the harbour"], ["the color of the harbor"], ["de"])[0] == pytest.approx(0.4)
+
+
 def test_clipping_and_loudness_move_the_right_way():
     clean = tone(1.0, amplitude=0.3)
     clipped = np.clip(clean * 20, -1, 1)

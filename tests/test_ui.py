@@ -93,6 +93,10 @@ def test_word_diff_marks_insertions_deletions_and_escapes():
     assert html.endswith(" on the &lt;mat&gt;.") and "<mat>" not in html
 
 
+def test_word_diff_forgives_british_spelling():
+    assert word_diff_html("the colour of the harbour", "The color of the harbor.") == "The color of the harbor."
+
+
 def test_overrides_persist_without_saving_thresholds(session):
     saved = save_recipe(session.ws, Recipe().with_bounds("wer", max=0.4))
     clip_id = session.table["id"].iloc[2]
