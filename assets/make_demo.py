@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Regenerate the bundled demo dataset: ``assets/demo/clips/*`` and ``assets/demo/manifest.jsonl``.
+"""Regenerate the bundled demo dataset: ``engine/demo/data/clips/*`` and ``engine/demo/data/manifest.jsonl``
+(package data, so that an installed whisper-curator carries it).
 
 The dataset mixes real public-domain read speech, espeak-ng speech, and deliberately bad clips
 (noise, babble, silence, clipping, truncation, other languages, tones, an over-long clip, a
@@ -36,9 +37,10 @@ from benchmarks.corpus_audio import (  # noqa: E402
     noise, pcm16, real_speech, require_espeak_ng, seeded_rng, summed_talkers, sweep,
 )
 from engine.audio import SAMPLE_RATE  # noqa: E402
+from engine.demo import DEMO_DATA  # noqa: E402
 
 SEED = 20240611
-DEMO_DIR = Path(__file__).resolve().parent / "demo"
+DEMO_DIR = DEMO_DATA
 CLIPS_DIR = "clips"
 MANIFEST = "manifest.jsonl"
 LICENSES_DIR = "licenses"

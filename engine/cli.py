@@ -139,6 +139,13 @@ def _eval(args: argparse.Namespace) -> None:
     print(f"evaluated teacher and student on {report['clips']} clips; report in {out}")
 
 
+def _demo(args: argparse.Namespace) -> None:
+    from curator.app import launch
+    from engine.demo import demo_workspace
+
+    launch(demo_workspace(args.workspace), host=args.host, port=args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="whisper-curator",
@@ -257,6 +264,13 @@ def build_parser() -> argparse.ArgumentParser:
     eval_.add_argument("--test", required=True, help="clips with reference text: a NeMo JSONL manifest, a CSV or "
                        "a folder")
     eval_.add_argument("--out", default=None, help="report file (default: RUN/eval-<test name>.json)")
+
+    demo = _command(commands, "demo", _demo, "Score the bundled demo clips once (about 2 minutes on 2 cores) and "
+                    "open the app on them.")
+    demo.add_argument("--workspace", "-w", default=None, help="where to score the demo "
+                      "(default: demo/ in $WHISPER_CURATOR_CACHE, else ~/.cache/whisper-curator)")
+    demo.add_argument("--host", default="127.0.0.1", help="address to bind (this machine only)")
+    demo.add_argument("--port", type=int, default=7860, help="port to bind")
     return parser
 
 

@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 
 from engine.audio import SAMPLE_RATE, write_audio
-from engine.demo import DEMO_MANIFEST, ROOT
+from engine.demo import DEMO_MANIFEST
 from engine.workspace import Clip, Workspace
 
+ROOT = Path(__file__).resolve().parents[1]  # the repository
 ARTIFACTS = ROOT / "test-artifacts"
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")

@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from engine.audio import write_audio
-from engine.demo import DEMO_MANIFEST, ROOT
+from engine.demo import DEMO_MANIFEST
+from tests.conftest import ROOT
 from engine.export import EXPORT_INFO, NEMO_MANIFEST, export
 from engine.recipe import Recipe, kept_mask, read_recipe, save_recipe
 from engine.workspace import RECIPE, SCORES, Clip, Workspace

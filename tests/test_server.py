@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from curator.app import launch
-from engine.demo import ROOT
+from tests.conftest import ROOT
 from engine.recipe import load_recipe
 from engine.workspace import Clip, Workspace
 from tests.browser import browser_page, free_port, served

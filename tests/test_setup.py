@@ -6,7 +6,7 @@ import ast
 import re
 from pathlib import Path
 
-from engine.demo import ROOT
+from tests.conftest import ROOT
 
 CODE = ["engine", "curator", "benchmarks", "tests", "assets", "app.py"]
 SUBPROCESS_CALLS = {"run", "Popen", "call", "check_call", "check_output"}

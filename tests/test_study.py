@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.demo import ROOT
+from tests.conftest import ROOT
 from engine.validate import validate
 from tests.conftest import dummy_workspace
 

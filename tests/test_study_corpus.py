@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from engine.audio import SAMPLE_RATE
-from engine.demo import ROOT
+from tests.conftest import ROOT
 from engine.models import cache_dir
 
 sys.path.insert(0, str(ROOT))  # benchmarks/ is a folder of scripts, not an installed package

@@ -1,0 +1,29 @@
+"""The bundled demo: clips shipped as package data (`engine/demo/data/`, made by assets/make_demo.py),
+scored once into a workspace in the user cache, then reused."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.extras import add_scores, extra_names
+from engine.models import cache_dir
+from engine.pipeline import score
+from engine.progress import progress_bar
+
+DEMO_DATA = Path(__file__).resolve().parent / "data"
+DEMO_MANIFEST = DEMO_DATA / "manifest.jsonl"
+
+
+def default_demo_workspace() -> Path:
+    """Where the demo is scored unless told otherwise: `demo/` in the user cache."""
+    return cache_dir() / "demo"
+
+
+def demo_workspace(workspace: str | Path | None = None) -> Path:
+    """Score the demo with the teacher and the default extra scores into `workspace` (default: the user
+    cache; resuming; instant once done) and return its path."""
+    workspace = Path(workspace) if workspace else default_demo_workspace()
+    with progress_bar("scoring the demo (first run only)") as progress:
+        print(score(DEMO_MANIFEST, workspace, progress=progress).line())
+    with progress_bar("adding label-free scores (first run only)") as progress:
+        add_scores(workspace, extra_names("default"), progress=progress)
+    return workspace
