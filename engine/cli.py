@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Callable
 
+from engine.distill_config import PRECISIONS, STUDENT_KINDS, DistillConfig
 from engine.extras import EXTRAS
 from engine.mapping import FIT_ROWS, MAP_EMBEDDINGS
 from engine.teacher import MAX_LABEL_TOKENS, TeacherOptions
@@ -232,31 +233,34 @@ def build_parser() -> argparse.ArgumentParser:
     distill.add_argument("--out", default="student", help="run name (a folder in WORKSPACE/runs) or a path")
     distill.add_argument("--config", default=None, help="options from a YAML file (a run's config.yaml); "
                          "the options below are then ignored")
-    distill.add_argument("--decoder-layers", type=int, default=2, help="student decoder layers, copied from "
-                         "evenly spaced teacher layers (2 = the first and the last)")
-    distill.add_argument("--encoder-layers", type=int, default=None, help="student encoder layers (default: all)")
-    distill.add_argument("--epochs", type=float, default=10.0, help="passes over the training clips")
-    distill.add_argument("--max-steps", type=int, default=None, help="optimiser steps; overrides --epochs")
-    distill.add_argument("--batch-size", type=int, default=8, help="clips per micro-batch and process")
-    distill.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimiser step")
-    distill.add_argument("--lr", type=float, default=1e-4, help="peak AdamW learning rate (10 %% warmup, linear decay)")
-    distill.add_argument("--alpha-ce", type=float, default=0.8, help="weight of cross-entropy on the pseudo-labels")
-    distill.add_argument("--alpha-kl", type=float, default=1.0, help="weight of KL(teacher || student)")
-    distill.add_argument("--temperature", type=float, default=2.0, help="softmax temperature of the KL term")
-    distill.add_argument("--topk", type=int, default=32, help="teacher logits cached per token for the KL term")
-    distill.add_argument("--freeze-encoder", action=argparse.BooleanOptionalAction, default=None,
-                         help="train the decoder only, on encoder outputs cached once (default: on CPU yes, on CUDA no)")
-    distill.add_argument("--precision", default="auto", choices=["auto", "no", "bf16", "fp16"],
-                         help="autocast precision; auto = bf16/fp16 on CUDA, float32 on CPU")
-    distill.add_argument("--heldout-fraction", type=float, default=0.1, help="kept clips held out for evaluation")
-    distill.add_argument("--eval-every", type=int, default=50, help="steps between held-out evaluations")
-    distill.add_argument("--evaluate", action=argparse.BooleanOptionalAction, default=True,
-                         help="end with teacher vs student on the held-out clips (eval.json); `eval` does it later")
-    distill.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints")
-    distill.add_argument("--seed", type=int, default=0, help="seed for the split, the shuffles and the model")
-    distill.add_argument("--recipe", default=None, help="recipe YAML (default: WORKSPACE/recipe.yaml)")
-    distill.add_argument("--teacher", default=None, help="CTranslate2 or transformers Whisper folder; "
-                         "default: the bundled Whisper base")
+    option = _config_option(distill, DistillConfig())
+    option("student", choices=STUDENT_KINDS, help="pruned: the teacher with fewer layers; smaller: a smaller pretrained "
+           "Whisper (--student-model) distilled from the teacher")
+    option("student_model", help="smaller: tiny.en (the bundled Whisper tiny.en, English clips only), a transformers "
+           "Whisper id or folder, or a CTranslate2 folder; default: tiny.en")
+    option("decoder_layers", type=int, help="student decoder layers, copied from evenly spaced layers of the teacher "
+           "(pruned; default 2 = the first and the last) or of the smaller model (default: all)")
+    option("encoder_layers", type=int, help="student encoder layers (default: all)")
+    option("epochs", type=float, help="passes over the training clips")
+    option("max_steps", type=int, help="optimiser steps; overrides --epochs")
+    option("batch_size", type=int, help="clips per micro-batch and process")
+    option("grad_accum", type=int, help="micro-batches per optimiser step")
+    option("lr", type=float, help="peak AdamW learning rate (warmup, then linear decay)")
+    option("alpha_ce", type=float, help="weight of cross-entropy on the pseudo-labels")
+    option("alpha_kl", type=float, help="weight of KL(teacher || student)")
+    option("temperature", type=float, help="softmax temperature of the KL term")
+    option("topk", type=int, help="teacher logits cached per token for the KL term")
+    option("freeze_encoder", action=argparse.BooleanOptionalAction, help="train the decoder only, on encoder outputs "
+           "cached once (default: on CPU yes, on CUDA no)")
+    option("precision", choices=PRECISIONS, help="autocast precision; auto = bf16/fp16 on CUDA, float32 on CPU")
+    option("heldout_fraction", type=float, help="kept clips held out for evaluation")
+    option("eval_every", type=int, help="steps between held-out evaluations")
+    option("evaluate", action=argparse.BooleanOptionalAction, help="end with teacher vs student on the held-out clips "
+           "(eval.json); `eval` does it later")
+    option("checkpoint_every", type=int, help="steps between checkpoints")
+    option("seed", type=int, help="seed for the split, the shuffles and the model")
+    option("recipe", help="recipe YAML (default: WORKSPACE/recipe.yaml)")
+    option("teacher", help="CTranslate2 or transformers Whisper folder; default: the bundled Whisper base")
 
     eval_ = _command(commands, "eval", _eval, "Compare a distilled student with its teacher on labelled clips: "
                      "WER, decoding speed (RTFx), parameters.")
@@ -272,6 +276,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1", help="address to bind (this machine only)")
     demo.add_argument("--port", type=int, default=7860, help="port to bind")
     return parser
+
+
+def _config_option(parser: argparse.ArgumentParser, defaults) -> Callable[..., None]:
+    """`option(field, **argparse_kwargs)` adds --field-name with the dataclass `defaults`' value as its default."""
+    def option(name: str, **kwargs) -> None:
+        parser.add_argument(f"--{name.replace('_', '-')}", default=getattr(defaults, name), **kwargs)
+    return option
 
 
 def _command(commands, name: str, handler: Callable[[argparse.Namespace], None], help_text: str) -> argparse.ArgumentParser:

@@ -28,82 +28,16 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-import yaml
 
 from engine.atomic import atomic_path, write_text_atomic
+from engine.distill_config import DistillConfig
 from engine.distill_data import (CACHES, ENCODER, FEATURES, IGNORE, Batch, TeacherCache, cache_entries, fill_cache,
                                  heldout_split, kept_targets, store_key)
 from engine.jobs import (BEST, CHECKPOINT, CONFIG, EVAL, METRICS, RUNS, STATUS, STUDENT, STUDENT_CT2, RunFiles,
                          cancel_requested, workspace_lock)
 from engine.workspace import Workspace
 
-PRECISIONS = ("auto", "no", "bf16", "fp16")
 AFTER_TRAINING = {"evaluate"}  # options a resumed run may change: they act after the last step
-
-
-@dataclass(frozen=True)
-class DistillConfig:
-    # student shape
-    decoder_layers: int = 2  # copied from evenly spaced teacher layers (first and last for 2)
-    encoder_layers: int | None = None  # None: all of the teacher's
-    # how long (max_steps wins over epochs)
-    epochs: float = 10.0
-    max_steps: int | None = None
-    batch_size: int = 8  # clips per micro-batch and process
-    grad_accum: int = 1  # micro-batches per optimiser step
-    # optimiser: AdamW, linear warmup then linear decay to 0
-    lr: float = 1e-4
-    warmup_fraction: float = 0.1
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    # loss: alpha_ce * CE + alpha_kl * T^2 * KL(teacher || student) over the teacher's top-k logits
-    alpha_ce: float = 0.8
-    alpha_kl: float = 1.0
-    temperature: float = 2.0
-    topk: int = 32
-    # route: None = frozen encoder with cached outputs on CPU, trained encoder on CUDA
-    freeze_encoder: bool | None = None
-    precision: str = "auto"  # auto (bf16/fp16 on CUDA, fp32 on CPU) | no | bf16 | fp16
-    # evaluation and checkpoints
-    heldout_fraction: float = 0.1
-    eval_every: int = 50
-    evaluate: bool = True  # at the end, teacher vs student on the held-out clips (eval.json)
-    checkpoint_every: int = 50
-    seed: int = 0
-    # data and teacher
-    recipe: str | None = None  # None: WS/recipe.yaml (every ok clip without one)
-    teacher: str | None = None  # CTranslate2 or transformers folder; None: the bundled Whisper base
-
-    def __post_init__(self) -> None:
-        positive = {"decoder_layers": self.decoder_layers, "batch_size": self.batch_size, "grad_accum": self.grad_accum,
-                    "eval_every": self.eval_every, "checkpoint_every": self.checkpoint_every, "topk": self.topk}
-        for name, value in positive.items():
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"max_steps must be at least 1, not {self.max_steps}")
-        if self.max_steps is None and not self.epochs > 0:
-            raise ValueError(f"epochs must be above 0, not {self.epochs}")
-        if not (self.lr > 0 and self.temperature > 0):
-            raise ValueError("lr and temperature must be above 0")
-        if self.alpha_ce < 0 or self.alpha_kl < 0 or self.alpha_ce + self.alpha_kl == 0:
-            raise ValueError("loss weights must be ≥ 0 and not both 0")
-        if not 0 <= self.heldout_fraction < 1 or not 0 <= self.warmup_fraction < 1:
-            raise ValueError("heldout_fraction and warmup_fraction must be in [0, 1)")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
-
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(asdict(self), sort_keys=False)
-
-    @classmethod
-    def from_yaml(cls, text: str) -> DistillConfig:
-        data = yaml.safe_load(text) or {}
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown distill options: {', '.join(unknown)}")
-        return cls(**data)
 
 
 @dataclass
@@ -172,14 +106,19 @@ def rows_for(step: int, micro: int, rank: int, world: int, train: np.ndarray, co
 
 def kd_loss(logits: torch.Tensor, batch: Batch, config: DistillConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(loss, CE, KL) over the non-padding positions of `batch`. KL(teacher ‖ student) at temperature T,
-    the teacher's distribution renormalised over its cached top-k, scaled by T²."""
+    the teacher's distribution renormalised over its cached top-k, scaled by T², on the positions where
+    the teacher's distribution is known (all of them when teacher and student share a vocabulary)."""
     mask = batch.labels != IGNORE
-    logits = logits[mask].float()
-    ce = F.cross_entropy(logits, batch.labels[mask])
-    t = config.temperature
-    student = F.log_softmax(logits / t, dim=-1).gather(-1, batch.topk_ids[mask])
-    teacher = F.log_softmax(batch.topk_values[mask] / t, dim=-1)
-    kl = (teacher.exp() * (teacher - student)).sum(-1).mean() * t * t
+    ce = F.cross_entropy(logits[mask].float(), batch.labels[mask])
+    known = mask & batch.kd_mask
+    if not known.any():
+        kl = ce.new_zeros(())
+    else:
+        t = config.temperature
+        student = F.log_softmax(logits[known].float() / t, dim=-1).gather(-1, batch.topk_ids[known])
+        teacher = F.log_softmax(batch.topk_values[known] / t, dim=-1)
+        p = teacher.exp()
+        kl = torch.where(p > 0, p * (teacher - student), 0.0).sum(-1).mean() * t * t
     return config.alpha_ce * ce + config.alpha_kl * kl, ce, kl
 
 
@@ -294,53 +233,74 @@ def _records(rows: pd.DataFrame) -> list[dict]:
     return rows.where(rows.notna(), None).to_dict("records")
 
 
-def _train(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: RunFiles,
-           should_stop: Callable[[], bool] | None) -> DistillResult:
+def _student_identity(config: DistillConfig, kind: str, source: Path) -> str:
+    """What a cache entry depends on of the student: its vocabulary, and its encoder when the entry stores
+    encoder outputs."""
+    from engine.distill_data import _weights_identity
+
+    identity = [config.student, _weights_identity(source) if config.student != "pruned" else None]
+    return json.dumps(identity + [config.encoder_layers if kind == ENCODER else None])
+
+
+def _prepare(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: RunFiles,
+             should_stop: Callable[[], bool] | None):
+    """(student, its processor, teacher cache, the run's clips, checkpoint or None); the teacher runs once,
+    on the main process, on clips the store lacks. None when cancelled during the teacher pass."""
     from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
-    from engine.student import student_from_teacher
+    from engine.distill_data import Pair
+    from engine.student import build_student
     from engine.torch_teacher import resolve_hf_dir
 
     device, main = accelerator.device, accelerator.is_main_process
-    stop = _stopper(run, should_stop, accelerator)
-    torch.manual_seed(config.seed)
-
-    # ---- setup: teacher, student, cache (the teacher runs once, on the main process) ----
     teacher_dir = resolve_hf_dir(config.teacher)
-    processor = WhisperProcessor.from_pretrained(teacher_dir)
     teacher = WhisperForConditionalGeneration.from_pretrained(teacher_dir).eval()
-    student = student_from_teacher(teacher, config.decoder_layers, config.encoder_layers)
+    student, source = build_student(config.student, teacher, teacher_dir, config.student_model,
+                                    config.decoder_layers, config.encoder_layers)
+    pair = Pair(teacher, student, tuple(WhisperProcessor.from_pretrained(d) for d in (teacher_dir, source)),
+                shares_encoder=config.student == "pruned" and student.config.encoder_layers == teacher.config.encoder_layers)
     kind = ENCODER if config.freeze_encoder else FEATURES
     clips = _records(kept_targets(ws, config.recipe))
     checkpoint = torch.load(run / CHECKPOINT, map_location="cpu", weights_only=False) if (run / CHECKPOINT).is_file() else None
     if checkpoint and checkpoint["clips"] != clips:  # the recipe changed: keep the run's clips
         clips = checkpoint["clips"]
         files.log("the kept set changed since this run started; it goes on with the clips it started with")
-    store = ws.path(RUNS) / CACHES / store_key(teacher_dir, config.topk, kind, config.encoder_layers)
-    entries, skipped = cache_entries(pd.DataFrame(clips), processor.tokenizer, teacher.config, student.config)
+    store = ws.path(RUNS) / CACHES / store_key(teacher_dir, config.topk, kind, _student_identity(config, kind, source))
+    entries, skipped = cache_entries(pd.DataFrame(clips), pair.tokenizers, (teacher.config, student.config))
     missing = sum(not (store / e.name).is_file() for e in entries)
     if main and missing:
         files.log(f"caching the teacher on {missing} of {len(entries)} kept clips ({kind} inputs, "
                   f"top-{config.topk} logits) in {store}")
         files.status(StepInfo("preparing", message=f"teacher pass on {missing} clips"))
-        teacher.to(device)
+        teacher.to(device), student.to(device)
         unreadable = fill_cache(
-            entries, store, teacher, student.to(device), processor, config.topk, kind, str(device), config.batch_size,
+            entries, store, pair, config.topk, kind, str(device), config.batch_size,
             progress=lambda done, n: files.status(StepInfo("preparing", message=f"teacher pass: {done}/{n} clips")),
             should_stop=lambda: bool((should_stop and should_stop()) or cancel_requested(run)))
         if unreadable is None:
-            files.status(StepInfo("cancelled", message="cancelled while caching the teacher"))
-            return DistillResult(str(run), "cancelled", 0, None, None)
+            return None
         skipped.update(unreadable)
     elif main:
         files.log(f"the teacher cache holds all {len(entries)} kept clips ({store})")
     for clip, reason in skipped.items():
         files.log(f"skipped {clip}: {reason}")
-    del teacher
     accelerator.wait_for_everyone()
     cache = TeacherCache(store, entries, kind)
     if not len(cache):
         raise ValueError("no kept clip could be read: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
+    return student, pair.processors[1], cache, clips, checkpoint
+
+
+def _train(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: RunFiles,
+           should_stop: Callable[[], bool] | None) -> DistillResult:
+    device, main = accelerator.device, accelerator.is_main_process
+    stop = _stopper(run, should_stop, accelerator)
+    torch.manual_seed(config.seed)
+    prepared = _prepare(ws, config, run, accelerator, files, should_stop)
+    if prepared is None:
+        files.status(StepInfo("cancelled", message="cancelled while caching the teacher"))
+        return DistillResult(str(run), "cancelled", 0, None, None)
+    student, processor, cache, clips, checkpoint = prepared
     train, held = heldout_split(len(cache), config.heldout_fraction, config.seed)
     if config.freeze_encoder:
         student.model.encoder.requires_grad_(False)
@@ -387,7 +347,7 @@ def _train(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: 
             batch = cache.batch(rows_for(step, micro, accelerator.process_index, accelerator.num_processes, train, config))
             sync = contextlib.nullcontext() if micro == config.grad_accum - 1 else accelerator.no_sync(model)
             with sync, accelerator.autocast():
-                loss, ce, kl = kd_loss(student_logits(model, batch, kind, device), _to(batch, device), config)
+                loss, ce, kl = kd_loss(student_logits(model, batch, cache.kind, device), _to(batch, device), config)
                 accelerator.backward(loss / config.grad_accum)
         accelerator.clip_grad_norm_(params, config.max_grad_norm)
         lr = scheduler.get_last_lr()[0]

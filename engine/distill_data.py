@@ -19,20 +19,24 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
 from engine.atomic import atomic_path
-from engine.audio import AudioError, load_audio
+from engine.audio import SAMPLE_RATE, AudioError, load_audio
 from engine.export import kept_rows
+from engine.models import is_multilingual
 from engine.recipe import read_recipe
 from engine.teacher import MAX_LABEL_TOKENS, N_SAMPLES
 from engine.workspace import Workspace
 
 CACHES = ".cache"  # in WS/runs
+CACHE_FORMAT = 2  # 2: targets in the student's vocabulary, with a KD mask
 IGNORE = -100  # label of padding: no loss
 ENCODER, FEATURES = "encoder", "features"
 
@@ -62,40 +66,96 @@ def target_tokens(tokenizer, text: str, lang: str | None, multilingual: bool, ma
     return prompt + label[:room] + [token("<|endoftext|>")]
 
 
-def store_key(teacher_dir: Path, topk: int, kind: str, encoder_layers: int | None) -> str:
-    """Name of the cache store: a hash of what every entry depends on besides its clip."""
-    weights = sorted(Path(teacher_dir).glob("*.safetensors"))
-    identity = {
-        "teacher": [(str(w.resolve()), w.stat().st_size, w.stat().st_mtime_ns) for w in weights],
-        "topk": topk, "kind": kind, "encoder_layers": encoder_layers if kind == ENCODER else None,
-    }
+def _weights_identity(model_dir: Path) -> list:
+    weights = sorted(Path(model_dir).glob("*.safetensors"))
+    return [(str(w.resolve()), w.stat().st_size, w.stat().st_mtime_ns) for w in weights]
+
+
+def store_key(teacher_dir: Path, topk: int, kind: str, student: str) -> str:
+    """Name of the cache store: a hash of what every entry depends on besides its clip. `student` names
+    what the stored inputs and token ids depend on (its encoder when they are encoder outputs, its
+    vocabulary always)."""
+    identity = {"format": CACHE_FORMAT, "teacher": _weights_identity(teacher_dir), "topk": topk, "kind": kind,
+                "student": student}
     return hashlib.sha1(json.dumps(identity).encode()).hexdigest()[:16]
 
 
 @dataclass
 class Entry:
-    """One clip of a run: its targets and the name of its file in the store."""
+    """One clip of a run: its targets in the student's and the teacher's vocabulary, and the name of its
+    file in the store."""
     id: str
     audio_filepath: str
     tokens: list[int]
+    teacher_tokens: list[int]
     name: str
 
 
-def cache_entries(rows: pd.DataFrame, tokenizer, teacher_config, student_config) -> tuple[list[Entry], dict[str, str]]:
-    """Each kept row's entry, and {id: reason} for clips whose audio file cannot be found."""
-    multilingual = teacher_config.vocab_size >= 51865
-    max_positions = min(teacher_config.max_target_positions, student_config.max_target_positions)
+def cache_entries(rows: pd.DataFrame, tokenizers: tuple, configs: tuple) -> tuple[list[Entry], dict[str, str]]:
+    """Each kept row's entry, and {id: reason} for clips left out: audio file not found, or a language an
+    English-only student cannot learn. `tokenizers` and `configs` are (teacher, student)."""
+    multilingual = [is_multilingual(c.vocab_size) for c in configs]
+    max_positions = min(c.max_target_positions for c in configs)
     entries, skipped = [], {}
     for clip_id, path, text, lang in rows[["id", "audio_filepath", "text", "lang"]].itertuples(index=False):
-        tokens = target_tokens(tokenizer, text, lang, multilingual, max_positions)
+        if not multilingual[1] and lang not in (None, "", "en"):
+            skipped[clip_id] = f"the student is English-only and the clip is in {lang!r}"
+            continue
+        teacher_tokens, tokens = (target_tokens(t, text, lang, m, max_positions)
+                                  for t, m in zip(tokenizers, multilingual))
         try:
             stat = Path(path).stat()
         except OSError as e:
             skipped[clip_id] = f"cannot read audio: {e.strerror or e}"
             continue
-        identity = json.dumps([str(path), stat.st_size, stat.st_mtime_ns, tokens])
-        entries.append(Entry(clip_id, str(path), tokens, hashlib.sha1(identity.encode()).hexdigest()[:20] + ".npz"))
+        identity = json.dumps([str(path), stat.st_size, stat.st_mtime_ns, tokens, teacher_tokens])
+        entries.append(Entry(clip_id, str(path), tokens, teacher_tokens,
+                             hashlib.sha1(identity.encode()).hexdigest()[:20] + ".npz"))
     return entries, skipped
+
+
+def vocabulary_map(teacher_tokenizer, student_tokenizer) -> np.ndarray:
+    """For each teacher token id, the student's id of the same token string (byte-level BPE piece or
+    special token), or -1 where the student has no such token. The identity for a shared vocabulary."""
+    student = student_tokenizer.get_vocab()
+    mapping = np.full(len(teacher_tokenizer), -1, np.int64)
+    for piece, teacher_id in teacher_tokenizer.get_vocab().items():
+        mapping[teacher_id] = student.get(piece, -1)
+    return mapping
+
+
+def _piece_starts(tokenizer, ids: list[int]) -> tuple[np.ndarray, int]:
+    """(byte offset at which each token starts, bytes in all): a byte-level BPE piece has one character per byte."""
+    lengths = np.array([len(piece) for piece in tokenizer.convert_ids_to_tokens(ids)], dtype=np.int64)
+    ends = np.cumsum(lengths)
+    return ends - lengths, int(ends[-1]) if len(ends) else 0
+
+
+def aligned_rows(entry: Entry, tokenizers: tuple) -> np.ndarray:
+    """For each row the student predicts (its token i + 1 from tokens[: i + 1]), the teacher's row that
+    predicts from the same text prefix, or -1. Rows of the label and of <|endoftext|> align where both
+    tokenizations start a piece at the same byte; prompt rows where both prompts are the same tokens. So
+    every row aligns when teacher and student share a vocabulary."""
+    seqs = (entry.teacher_tokens, entry.tokens)
+    prompts = [_prompt_length(tok, seq) for tok, seq in zip(tokenizers, seqs)]
+    rows = np.full(len(entry.tokens) - 1, -1, np.int64)
+    teacher_prompt, student_prompt = (tok.convert_ids_to_tokens(seq[:p]) for tok, seq, p in zip(tokenizers, seqs, prompts))
+    if teacher_prompt == student_prompt:
+        rows[:prompts[1] - 1] = np.arange(prompts[1] - 1)
+    labels = [seq[p:-1] for seq, p in zip(seqs, prompts)]
+    (teacher_starts, teacher_bytes), (student_starts, student_bytes) = (
+        _piece_starts(tok, ids) for tok, ids in zip(tokenizers, labels))
+    teacher_row = {int(start): prompts[0] - 1 + i for i, start in enumerate(teacher_starts)}
+    for i, start in enumerate(student_starts):
+        rows[prompts[1] - 1 + i] = teacher_row.get(int(start), -1)
+    if teacher_bytes == student_bytes:  # the same text (not cut at different lengths): <|endoftext|> aligns
+        rows[prompts[1] - 1 + len(labels[1])] = prompts[0] - 1 + len(labels[0])
+    return rows
+
+
+def _prompt_length(tokenizer, tokens: list[int]) -> int:
+    """Tokens before the label: <|startoftranscript|> up to <|notimestamps|>."""
+    return tokens.index(tokenizer.convert_tokens_to_ids("<|notimestamps|>")) + 1
 
 
 def heldout_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -112,7 +172,8 @@ class Batch:
     decoder_input_ids: torch.Tensor  # (B, L)
     labels: torch.Tensor  # (B, L), IGNORE on padding
     topk_values: torch.Tensor  # (B, L, k) teacher logits
-    topk_ids: torch.Tensor  # (B, L, k)
+    topk_ids: torch.Tensor  # (B, L, k), in the student's vocabulary
+    kd_mask: torch.Tensor  # (B, L) bool: the teacher's distribution is known at this position
 
 
 class TeacherCache:
@@ -139,22 +200,40 @@ class TeacherCache:
         labels = np.full((len(rows), length), IGNORE, np.int64)
         values = np.zeros((len(rows), length, k), np.float32)
         ids = np.zeros((len(rows), length, k), np.int64)
+        kd_mask = np.zeros((len(rows), length), bool)
         for b, f in enumerate(files):
             seq = f["tokens"]
             n = len(seq) - 1
             dec[b, :n], labels[b, :n] = seq[:-1], seq[1:]
-            values[b, :n], ids[b, :n] = f["topk_values"], f["topk_ids"]
+            values[b, :n], ids[b, :n], kd_mask[b, :n] = f["topk_values"], f["topk_ids"], f["kd_mask"]
         inputs = np.stack([f["inputs"] for f in files]).astype(np.float32)
-        return Batch(*(torch.from_numpy(a) for a in (inputs, dec, labels, values, ids)))
+        return Batch(*(torch.from_numpy(a) for a in (inputs, dec, labels, values, ids, kd_mask)))
 
 
-def fill_cache(entries: list[Entry], store: str | Path, teacher, student, processor, topk: int, kind: str,
+@dataclass
+class Pair:
+    """The teacher and the student a cache is filled for, with their (teacher, student) processors."""
+    teacher: Any
+    student: Any
+    processors: tuple
+    shares_encoder: bool  # the student's encoder is the teacher's: its outputs are reused
+
+    @cached_property
+    def tokenizers(self) -> tuple:
+        return tuple(p.tokenizer for p in self.processors)
+
+    @cached_property
+    def vocabulary(self) -> np.ndarray:
+        return vocabulary_map(*self.tokenizers)
+
+
+def fill_cache(entries: list[Entry], store: str | Path, pair: Pair, topk: int, kind: str,
                device: str = "cpu", batch_size: int = 8, progress: Callable[[int, int], None] | None = None,
                should_stop: Callable[[], bool] | None = None) -> dict[str, str] | None:
     """Run the teacher on the entries missing from `store` and write their files; return {id: reason}
     for clips whose audio cannot be read (they get no file), or None when stopped early.
 
-    `kind` ENCODER stores the student's (frozen) encoder outputs, FEATURES the log-mel features.
+    `kind` ENCODER stores the student's (frozen) encoder outputs, FEATURES its log-mel features.
     """
     store = Path(store)
     missing = [e for e in entries if not (store / e.name).is_file()]
@@ -171,37 +250,50 @@ def fill_cache(entries: list[Entry], store: str | Path, teacher, student, proces
             except Exception as e:  # a decoder crash on one file must not stop the run
                 skipped[entry.id] = f"cannot read audio: {type(e).__name__}: {e}"
         if loaded:
-            feats = processor.feature_extractor([samples for _, samples in loaded], sampling_rate=16000,
-                                                return_tensors="pt").input_features
-            seqs = [np.asarray(entry.tokens, np.int32) for entry, _ in loaded]
-            states, logits = _teacher_pass(teacher, student, feats, seqs, kind, device)
-            inputs = states if kind == ENCODER else feats
-            for (entry, _), seq, clip_inputs, seq_logits in zip(loaded, seqs, inputs, logits):
-                top = seq_logits.topk(topk, dim=-1)
+            inputs, logits = _teacher_pass(pair, [samples for _, samples in loaded],
+                                           [entry.teacher_tokens for entry, _ in loaded], kind, device)
+            for (entry, _), clip_inputs, clip_logits in zip(loaded, inputs, logits):
                 with atomic_path(store / entry.name) as tmp, open(tmp, "wb") as f:
-                    np.savez(f, inputs=clip_inputs.numpy().astype(np.float16), tokens=seq,
-                             topk_values=top.values.numpy().astype(np.float16), topk_ids=top.indices.numpy().astype(np.int32))
+                    np.savez(f, inputs=clip_inputs.numpy().astype(np.float16), tokens=np.asarray(entry.tokens, np.int32),
+                             **student_targets(entry, clip_logits, pair, topk))
         if progress:
             progress(min(start + batch_size, len(missing)), len(missing))
     return skipped
 
 
+def student_targets(entry: Entry, teacher_logits: torch.Tensor, pair: Pair, topk: int) -> dict[str, np.ndarray]:
+    """The teacher's top-k logits at each row the student predicts, over the tokens the student also has,
+    ids in the student's vocabulary; kd_mask is False on rows with no aligned teacher row."""
+    rows = aligned_rows(entry, pair.tokenizers)
+    known = torch.from_numpy(pair.vocabulary >= 0)
+    top = teacher_logits.masked_fill(~known, float("-inf")).topk(topk, dim=-1)
+    mask = rows >= 0
+    values = np.zeros((len(rows), topk), np.float16)
+    ids = np.zeros((len(rows), topk), np.int32)
+    values[mask] = top.values.numpy()[rows[mask]]
+    ids[mask] = np.maximum(pair.vocabulary[top.indices.numpy()[rows[mask]]], 0)  # -1 only where the value is -inf
+    return {"topk_values": values, "topk_ids": ids, "kd_mask": mask}
+
+
 @torch.no_grad()
-def _teacher_pass(teacher, student, feats: torch.Tensor, seqs: list[np.ndarray], kind: str,
-                  device: str) -> tuple[torch.Tensor | None, list[torch.Tensor]]:
-    """(student encoder outputs or None, per-clip teacher logits (len - 1, vocab) in float32, on CPU)."""
-    dtype = next(teacher.parameters()).dtype
-    x = feats.to(device, dtype)
+def _teacher_pass(pair: Pair, samples: list[np.ndarray], seqs: list[list[int]], kind: str,
+                  device: str) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """(the student's inputs: encoder outputs or features; per-clip teacher logits (len - 1, vocab) in
+    float32), on the CPU."""
+    teacher, student = pair.teacher, pair.student
+    feats = [p.feature_extractor(samples, sampling_rate=SAMPLE_RATE, return_tensors="pt").input_features
+             for p in pair.processors]
+    x = feats[0].to(device, next(teacher.parameters()).dtype)
     encoded = teacher.model.encoder(input_features=x).last_hidden_state
     length = max(len(s) for s in seqs) - 1
     dec = torch.zeros((len(seqs), length), dtype=torch.long)
     for b, s in enumerate(seqs):
-        dec[b, :len(s) - 1] = torch.from_numpy(s[:-1].astype(np.int64))
+        dec[b, :len(s) - 1] = torch.tensor(s[:-1], dtype=torch.long)
     logits = teacher(encoder_outputs=(encoded,), decoder_input_ids=dec.to(device)).logits.float().cpu()
     per_clip = [logits[b, :len(s) - 1] for b, s in enumerate(seqs)]
-    states = None
-    if kind == ENCODER:
-        same = student.config.encoder_layers == teacher.config.encoder_layers
-        states = encoded if same else student.model.encoder(input_features=x.to(next(student.parameters()).dtype)).last_hidden_state
-        states = states.float().cpu()
-    return states, per_clip
+    if kind != ENCODER:
+        return feats[1], per_clip
+    if pair.shares_encoder:
+        return encoded.float().cpu(), per_clip
+    student_x = feats[1].to(device, next(student.parameters()).dtype)
+    return student.model.encoder(input_features=student_x).last_hidden_state.float().cpu(), per_clip

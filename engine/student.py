@@ -1,8 +1,11 @@
-"""The student: a smaller Whisper cut from the teacher, saved for transformers and CTranslate2.
+"""The student, saved for transformers and CTranslate2. Two kinds:
 
-Layer surgery as Distil-Whisper's `create_student_model.py`: the student keeps the teacher's
-embeddings, convolutions and norms, and copies its layers from evenly spaced teacher layers
-(`layer_map`: 2 of 6 decoder layers → the first and the last). Every copied tensor is shape-checked.
+- pruned (Distil-Whisper's `create_student_model.py`): the teacher's embeddings, convolutions and norms,
+  and layers copied from evenly spaced teacher layers (`layer_map`: 2 of 6 decoder layers → the first
+  and the last). Every copied tensor is shape-checked.
+- smaller (DistilWhisper's route): a smaller pretrained Whisper (default the bundled tiny.en), optionally
+  cut the same way. Its vocabulary may differ from the teacher's (tiny.en's English-only BPE shares
+  few token ids with the multilingual one): the KD targets are mapped (engine.distill_data).
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from transformers import WhisperFeatureExtractor, WhisperForConditionalGeneratio
 
 from engine.atomic import atomic_path
 
+PRUNED_DECODER_LAYERS = 2  # a pruned student's default: the teacher's first and last decoder layers
 PREPROCESSOR = "preprocessor_config.json"  # faster-whisper reads the mel count here
 CT2_FILES = ("tokenizer.json", PREPROCESSOR)  # and the tokenizer here; without them it goes to the hub
 
@@ -71,6 +75,30 @@ def _generation_config(teacher: WhisperForConditionalGeneration, decoder_map: li
         heads = [[layer, head] for layer in range(n // 2, n) for head in range(h)]
     generation.alignment_heads = heads
     return generation
+
+
+def student_source_dir(model: str | None) -> Path:
+    """The transformers folder a `smaller` student starts from: the bundled Whisper tiny.en (default,
+    converted once), a transformers id or folder, or a CTranslate2 folder."""
+    from engine.convert import hf_teacher_dir
+    from engine.models import TINY_EN, tiny_en_dir
+    from engine.torch_teacher import resolve_hf_dir
+
+    if model in (None, TINY_EN):
+        return hf_teacher_dir(tiny_en_dir(), name=TINY_EN)
+    return resolve_hf_dir(model)
+
+
+def build_student(kind: str, teacher: WhisperForConditionalGeneration, teacher_dir: Path, model: str | None = None,
+                  decoder_layers: int | None = None, encoder_layers: int | None = None,
+                  ) -> tuple[WhisperForConditionalGeneration, Path]:
+    """(student, folder of its processor). `pruned`: the teacher's layers, PRUNED_DECODER_LAYERS decoder
+    layers unless told; `smaller`: the pretrained model `model`, all its layers unless told."""
+    if kind == "pruned":
+        return student_from_teacher(teacher, decoder_layers or PRUNED_DECODER_LAYERS, encoder_layers), teacher_dir
+    source = student_source_dir(model)
+    pretrained = WhisperForConditionalGeneration.from_pretrained(source)
+    return student_from_teacher(pretrained, decoder_layers or pretrained.config.decoder_layers, encoder_layers), source
 
 
 def parameter_count(model: torch.nn.Module) -> int:

@@ -16,8 +16,8 @@ import torch
 
 from engine.audio import SAMPLE_RATE, load_audio
 from engine.distill import DistillConfig, kd_loss, lr_factor, rows_for
-from engine.distill_data import (CACHES, ENCODER, IGNORE, Batch, TeacherCache, cache_entries, fill_cache,
-                                 heldout_split, kept_targets, target_tokens)
+from engine.distill_data import (CACHES, ENCODER, IGNORE, Batch, Entry, Pair, TeacherCache, aligned_rows, cache_entries,
+                                 fill_cache, heldout_split, kept_targets, target_tokens, vocabulary_map)
 from engine.jobs import CHECKPOINT, EVAL, JobRunning, LOG, METRICS, STUDENT, STUDENT_CT2, running_job, start_job, workspace_lock
 from engine.recipe import KeepBest, Recipe
 from engine.student import layer_map, student_from_teacher
@@ -75,12 +75,16 @@ def test_kd_loss_is_ce_alone_when_the_student_is_the_teacher():
     logits = torch.randn(2, 3, 10)
     labels = torch.tensor([[1, 2, IGNORE], [3, IGNORE, IGNORE]])
     top = logits.topk(10, dim=-1)  # k = vocabulary: the teacher's distribution exactly
-    batch = Batch(torch.zeros(2), torch.zeros(2, 3, dtype=torch.long), labels, top.values, top.indices)
+    batch = Batch(torch.zeros(2), torch.zeros(2, 3, dtype=torch.long), labels, top.values, top.indices,
+                  torch.ones(2, 3, dtype=torch.bool))
     loss, ce, kl = kd_loss(logits, batch, DistillConfig())
     assert float(kl) == pytest.approx(0.0, abs=1e-5)
     assert float(loss) == pytest.approx(0.8 * float(ce))
     worse = kd_loss(torch.randn(2, 3, 10), batch, DistillConfig())[2]
     assert float(worse) > 0.01
+    unknown = Batch(batch.inputs, batch.decoder_input_ids, labels, top.values, top.indices,
+                    torch.zeros(2, 3, dtype=torch.bool))
+    assert float(kd_loss(torch.randn(2, 3, 10), unknown, DistillConfig())[2]) == 0.0  # no teacher row: CE only
 
 
 def test_each_epoch_visits_every_training_row_once_split_across_ranks():
@@ -213,12 +217,12 @@ def test_a_wider_kept_set_runs_the_teacher_only_on_new_clips(resumed_run, tiny, 
     gone = rows["audio_filepath"].iloc[0] + ".gone"
     rows.loc[rows.index[0], "audio_filepath"] = gone  # one clip whose audio went missing
     student = student_from_teacher(teacher, 2)
-    entries, skipped = cache_entries(rows, WhisperProcessor.from_pretrained(hf_teacher_dir()).tokenizer,
-                                     teacher.config, student.config)
+    processor = WhisperProcessor.from_pretrained(hf_teacher_dir())
+    pair = Pair(teacher, student, (processor, processor), shares_encoder=True)
+    entries, skipped = cache_entries(rows, pair.tokenizers, (teacher.config, student.config))
     assert list(skipped) == [rows["id"].iloc[0]] and "No such file" in skipped[rows["id"].iloc[0]]
     calls = []
-    fill_cache(entries, store, teacher, student, WhisperProcessor.from_pretrained(hf_teacher_dir()), 32, ENCODER,
-               progress=lambda done, n: calls.append((done, n)))
+    fill_cache(entries, store, pair, 32, ENCODER, progress=lambda done, n: calls.append((done, n)))
     new = len(entries) - len(set(before) & {e.name for e in entries})
     assert 0 < new < len(entries) and calls[-1] == (new, new)  # only the clips the tiny run did not keep
     assert all(store.joinpath(name).stat().st_mtime_ns == t for name, t in before.items())  # old files untouched
@@ -266,3 +270,38 @@ def test_two_cpu_processes_under_accelerate(resumed_run, tiny):
     assert "on 2 process(es) (gloo)" in log and "caching the teacher" not in log  # the tiny run's cache is reused
     assert [s["step"] for s in _steps(run)] == [1, 2]
     assert (run / STUDENT_CT2 / "model.bin").is_file()
+
+
+@pytest.fixture(scope="module")
+def tokenizers():
+    """(teacher's, tiny.en's) tokenizers: the multilingual and the English-only BPE."""
+    from transformers import WhisperProcessor
+
+    from engine.convert import hf_teacher_dir
+    from engine.student import student_source_dir
+
+    return tuple(WhisperProcessor.from_pretrained(d).tokenizer for d in (hf_teacher_dir(), student_source_dir(None)))
+
+
+def test_a_shared_vocabulary_aligns_every_row_with_itself(tokenizers):
+    teacher = tokenizers[0]
+    tokens = target_tokens(teacher, "The colour of the harbour.", "en", True, 448)
+    assert aligned_rows(Entry("a", "a.wav", tokens, tokens, "a.npz"), (teacher, teacher)).tolist() == list(range(len(tokens) - 1))
+    assert np.array_equal(vocabulary_map(teacher, teacher), np.arange(len(teacher)))
+
+
+def test_tiny_en_rows_align_with_teacher_rows_that_predict_from_the_same_text(tokenizers):
+    teacher, student = tokenizers
+    text = "And Mr. John Dashwood had then leisure; the harbour is colourful."
+    teacher_tokens, tokens = target_tokens(teacher, text, "en", True, 448), target_tokens(student, text, "en", False, 448)
+    assert teacher_tokens[4:] != tokens[2:]  # the two vocabularies cut and number the text differently
+    rows = aligned_rows(Entry("a", "a.wav", tokens, teacher_tokens, "a.npz"), tokenizers)
+    aligned = [(r, q) for r, q in enumerate(rows) if q >= 0]
+    assert rows[0] == -1 and len(aligned) > 0.6 * (len(tokens) - 3)  # the prompts differ; most words align
+    for r, q in aligned:  # the same text before each aligned prediction
+        assert student.decode(tokens[2:r + 1]) == teacher.decode(teacher_tokens[4:q + 1])
+    assert rows[-1] == len(teacher_tokens) - 2  # both predict <|endoftext|> after the whole label
+    mapping = vocabulary_map(teacher, student)
+    eot = "<|endoftext|>"
+    assert mapping[teacher.convert_tokens_to_ids(eot)] == student.convert_tokens_to_ids(eot)
+    assert (mapping >= 0).mean() > 0.5 and mapping[teacher.convert_tokens_to_ids("<|de|>")] >= 0

@@ -1,0 +1,81 @@
+"""The options of a distillation run, in one frozen dataclass: the CLI, the Distill tab and run folders'
+config.yaml read their defaults and names from here. No torch: the command line imports it."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import yaml
+
+PRECISIONS = ("auto", "no", "bf16", "fp16")
+STUDENT_KINDS = ("pruned", "smaller")
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    # student: pruned = the teacher with fewer layers; smaller = a smaller pretrained Whisper (student_model)
+    student: str = "pruned"
+    student_model: str | None = None  # smaller: tiny.en (bundled), a transformers id/folder or a CTranslate2 folder
+    decoder_layers: int | None = None  # copied from evenly spaced source layers; None: 2 when pruned, all when smaller
+    encoder_layers: int | None = None  # None: all of the source's
+    # how long (max_steps wins over epochs)
+    epochs: float = 10.0
+    max_steps: int | None = None
+    batch_size: int = 8  # clips per micro-batch and process
+    grad_accum: int = 1  # micro-batches per optimiser step
+    # optimiser: AdamW, linear warmup then linear decay to 0
+    lr: float = 1e-4
+    warmup_fraction: float = 0.1
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    # loss: alpha_ce * CE + alpha_kl * T^2 * KL(teacher || student) over the teacher's top-k logits
+    alpha_ce: float = 0.8
+    alpha_kl: float = 1.0
+    temperature: float = 2.0
+    topk: int = 32
+    # route: None = frozen encoder with cached outputs on CPU, trained encoder on CUDA
+    freeze_encoder: bool | None = None
+    precision: str = "auto"  # auto (bf16/fp16 on CUDA, fp32 on CPU) | no | bf16 | fp16
+    # evaluation and checkpoints
+    heldout_fraction: float = 0.1
+    eval_every: int = 50
+    evaluate: bool = True  # at the end, teacher vs student on the held-out clips (eval.json)
+    checkpoint_every: int = 50
+    seed: int = 0
+    # data and teacher
+    recipe: str | None = None  # None: WS/recipe.yaml (every ok clip without one)
+    teacher: str | None = None  # CTranslate2 or transformers folder; None: the bundled Whisper base
+
+    def __post_init__(self) -> None:
+        positive = {"batch_size": self.batch_size, "grad_accum": self.grad_accum, "eval_every": self.eval_every,
+                    "checkpoint_every": self.checkpoint_every, "topk": self.topk,
+                    **{name: getattr(self, name) for name in ("decoder_layers", "encoder_layers")
+                       if getattr(self, name) is not None}}
+        for name, value in positive.items():
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"max_steps must be at least 1, not {self.max_steps}")
+        if self.max_steps is None and not self.epochs > 0:
+            raise ValueError(f"epochs must be above 0, not {self.epochs}")
+        if not (self.lr > 0 and self.temperature > 0):
+            raise ValueError("lr and temperature must be above 0")
+        if self.alpha_ce < 0 or self.alpha_kl < 0 or self.alpha_ce + self.alpha_kl == 0:
+            raise ValueError("loss weights must be ≥ 0 and not both 0")
+        if not 0 <= self.heldout_fraction < 1 or not 0 <= self.warmup_fraction < 1:
+            raise ValueError("heldout_fraction and warmup_fraction must be in [0, 1)")
+        if self.student not in STUDENT_KINDS:
+            raise ValueError(f"student must be one of {', '.join(STUDENT_KINDS)}, not {self.student!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(asdict(self), sort_keys=False)
+
+    @classmethod
+    def from_yaml(cls, text: str) -> DistillConfig:
+        data = yaml.safe_load(text) or {}
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown distill options: {', '.join(unknown)}")
+        return cls(**data)
