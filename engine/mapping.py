@@ -29,8 +29,6 @@ def audio_map(ws: Workspace, fit_rows: int = FIT_ROWS, seed: int = 0, embedding:
               progress: Progress | None = None) -> pd.DataFrame:
     """Compute WS/embeddings/map.parquet (id, x, y) from the `embedding` named in MAP_EMBEDDINGS, write it
     atomically and return it; `progress` hears (step, STEPS)."""
-    import umap
-
     report = progress or (lambda done, total: None)
     ids = ws.read_scores()["id"].to_numpy()
     embeddings = map_embeddings(ws, embedding, len(ids))
@@ -38,6 +36,8 @@ def audio_map(ws: Workspace, fit_rows: int = FIT_ROWS, seed: int = 0, embedding:
     if len(valid) < MIN_ROWS:
         raise TooFewToMap(f"only {len(valid)} clips have an {embedding} embedding; a map needs at least {MIN_ROWS}")
     report(0, STEPS)
+    import umap  # seconds to import: only once there is something to map
+
     fit = np.sort(np.random.default_rng(seed).choice(valid, size=min(fit_rows, len(valid)), replace=False))
     reducer = umap.UMAP(n_neighbors=min(15, len(fit) - 1), metric="cosine", random_state=seed, n_jobs=1)
     coords = np.full((len(ids), 2), np.nan, dtype=np.float32)
