@@ -1,7 +1,8 @@
 """Map tab: clips placed by their audio embedding (WS/embeddings/map.parquet), coloured by the recipe's
 verdict or by a score; clicking a point or box/lasso-selecting points lists those clips under the map, and
-choosing one there plays it (the Review tab's player). The map is computed by `whisper-curator map WS`, never
-by the app.
+choosing one there plays it (the Review tab's player). `whisper-curator score` makes the map; the tab reads it
+each time it is chosen, so a map made while the app runs shows up, and without one it offers a Make map button
+that runs the engine's `audio_map` under a progress bar.
 
 gr.Plot emits no plotly selection events, and gr.ScatterPlot (Vega, SVG) only brushes an x range and cannot
 draw 100k points, so the plotly Scattergl stays and a small script (`BRIDGE_JS`, in an empty gr.HTML) forwards
@@ -13,6 +14,7 @@ a move at 100k points in headless chromium on 2 busy cores, 0.45 s at 25k.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import gradio as gr
 import numpy as np
@@ -22,12 +24,16 @@ import plotly.graph_objects as go
 from curator import filters, review
 from curator.session import Session
 from curator.summary import score_columns
-from engine.mapping import read_map
+from engine.mapping import MAP, audio_map, read_map
 from engine.recipe import Recipe, higher_is_better, kept_mask
 
 VERDICT = "kept / rejected"
 MAX_LISTED = 200
 MAX_DRAWN = 25_000
+MISSING = ("No map yet: it places every clip by its teacher audio embedding, similar recordings close together. "
+           "Make it here (seconds for a few thousand clips, about a minute for 100k), or run "
+           "`whisper-curator map {root}`; `whisper-curator score` makes it too.")
+PLOT_LABEL = "Clips by audio embedding (UMAP); similar recordings lie close together"
 EMPTY_LIST = "Click a point, or drag a box over points (the lasso is in the plot's toolbar), to list those clips here."
 BRIDGE_JS = """
 const send = (selection) => { props.value = JSON.stringify(selection); trigger('pick'); };
@@ -114,37 +120,85 @@ def select_points(table: pd.DataFrame, points: pd.DataFrame, rows: np.ndarray, r
     return frame, f"**{len(picked)} clips selected**{shown}. Choose one to listen to it."
 
 
+@dataclass(frozen=True)
+class MapPoints:
+    """The map's clips that are in the table, as one version of the map file holds them."""
+
+    points: pd.DataFrame  # id, x, y
+    rows: np.ndarray  # each point's position in the table
+    drawn: np.ndarray  # positions in `points` the plot draws (drawn_sample)
+    stamp: tuple[int, int]  # the map file's inode and modification time
+
+    @property
+    def label(self) -> str:
+        sampled = f" ({len(self.drawn):,} of {len(self.points):,} drawn at random; a selection lists all)" \
+            if len(self.drawn) < len(self.points) else ""
+        return PLOT_LABEL + sampled
+
+
+class MapFile:
+    """WS's map joined to the table, read again whenever the file changes: a map made by `score`, `map` or the
+    Make map button while the app runs shows the next time the tab is chosen, in any page."""
+
+    def __init__(self, session: Session):
+        self.session, self.latest = session, None
+
+    def read(self) -> MapPoints | None:
+        try:
+            stat = self.session.ws.path(MAP).stat()
+        except FileNotFoundError:
+            return None
+        stamp = (stat.st_ino, stat.st_mtime_ns)  # a map is written by renaming a new file into place
+        if self.latest is None or self.latest.stamp != stamp:
+            points = read_map(self.session.ws)
+            rows = pd.Index(self.session.table["id"]).get_indexer(points["id"])
+            points = points[rows >= 0].reset_index(drop=True)
+            self.latest = MapPoints(points, rows[rows >= 0], drawn_sample(len(points)), stamp)
+        return self.latest
+
+
 def build(session: Session, tab: gr.Tab) -> None:
-    """Lay out and wire the Map tab inside `tab`, the current Blocks context."""
-    points = read_map(session.ws)
-    if points is None:
-        gr.Markdown(f"No map yet. Run `whisper-curator map {session.ws.root}` to place every clip by its teacher "
-                    "audio embedding, then reload this page.", elem_id="map-missing")
-        return
-    table = session.table
-    rows = pd.Index(table["id"]).get_indexer(points["id"])
-    points = points[rows >= 0].reset_index(drop=True)
-    rows = rows[rows >= 0]
-    drawn = drawn_sample(len(points))
-    sampled = f" ({len(drawn):,} of {len(points):,} drawn at random; a selection lists all)" \
-        if len(drawn) < len(points) else ""
-    colour = gr.Dropdown([VERDICT, *score_columns(table)], value=VERDICT, label="Colour by", elem_id="map-colour")
-    plot = gr.Plot(label=f"Clips by audio embedding (UMAP); similar recordings lie close together{sampled}",
-                   elem_id="map-plot")
-    bridge = gr.HTML("", html_template="", js_on_load=BRIDGE_JS, elem_id="map-bridge")
-    info = gr.Markdown(EMPTY_LIST, elem_id="map-info")
-    listed = gr.Dataframe(interactive=False, wrap=True, max_height=400, elem_id="map-table",
-                          label="Selected clips (choose a row to listen)")
-    shown = review.player("map", hint="<p>Choose a clip in the list to hear it and compare its label; "
-                                      "override the recipe for it in the Review tab.</p>")
-    review.wire_player(session, listed, shown, "map_details")
+    """Lay out and wire the Map tab inside `tab`, the current Blocks context; plotly draws only in a visible tab,
+    so choosing the tab reads the map and draws it."""
+    table, maps = session.table, MapFile(session)
+    present = maps.read() is not None
+    with gr.Column(visible=not present) as missing:
+        note = gr.Markdown(MISSING.format(root=session.ws.root), elem_id="map-missing")
+        make = gr.Button("Make map", variant="primary", elem_id="map-make")
+    with gr.Column(visible=present) as shown:
+        colour = gr.Dropdown([VERDICT, *score_columns(table)], value=VERDICT, label="Colour by", elem_id="map-colour")
+        plot = gr.Plot(label=PLOT_LABEL, elem_id="map-plot")
+        bridge = gr.HTML("", html_template="", js_on_load=BRIDGE_JS, elem_id="map-bridge")
+        info = gr.Markdown(EMPTY_LIST, elem_id="map-info")
+        listed = gr.Dataframe(interactive=False, wrap=True, max_height=400, elem_id="map-table",
+                              label="Selected clips (choose a row to listen)")
+        player = review.player("map", hint="<p>Choose a clip in the list to hear it and compare its label; "
+                                           "override the recipe for it in the Review tab.</p>")
+    review.wire_player(session, listed, player, "map_details")
 
     def draw(recipe, chosen):
-        return map_figure(table, points.iloc[drawn].reset_index(drop=True), rows[drawn], recipe, chosen)
+        current = maps.read()
+        if current is None:
+            return gr.Column(visible=True), gr.Column(visible=False), gr.skip()
+        points = current.points.iloc[current.drawn].reset_index(drop=True)
+        figure = map_figure(table, points, current.rows[current.drawn], recipe, chosen)
+        return gr.Column(visible=False), gr.Column(visible=True), gr.Plot(figure, label=current.label)
+
+    def make_map(recipe, chosen, progress=gr.Progress()):
+        try:
+            audio_map(session.ws, progress=lambda done, total: progress((done, total), desc="Making the map"))
+        except ValueError as e:
+            raise gr.Error(f"Could not make the map: {e}") from None
+        return gr.skip(), *draw(recipe, chosen)  # the note carries the progress bar
 
     def pick(recipe, chosen, selection):
-        return select_points(table, points, rows, recipe, chosen, selection)
+        current = maps.read()
+        if current is None:
+            raise gr.Error("This workspace has no map any more; make it again.")
+        return select_points(table, current.points, current.rows, recipe, chosen, selection)
 
-    colour.input(draw, [session.recipe, colour], plot)
-    tab.select(draw, [session.recipe, colour], plot)
+    views = [missing, shown, plot]
+    colour.input(draw, [session.recipe, colour], views)
+    tab.select(draw, [session.recipe, colour], views)
+    make.click(make_map, [session.recipe, colour], [note, *views])
     bridge.pick(pick, [session.recipe, colour, bridge], [listed, info], api_name="map_selection")

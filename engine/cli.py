@@ -13,12 +13,10 @@ from engine.teacher import MAX_LABEL_TOKENS, TeacherOptions
 
 
 def _score(args: argparse.Namespace) -> None:
-    from engine.extras import ExtraOptions, add_scores, extra_names
-    from engine.pipeline import ScoreOptions, score
-    from engine.progress import progress_bar
+    from engine.extras import ExtraOptions
+    from engine.pipeline import ScoreOptions, score_workspace
     from engine.workspace import Workspace
 
-    extras = extra_names(args.add)
     workspace = args.workspace or (args.input if Workspace(args.input).exists else None)
     if workspace is None:
         raise ValueError(f"{args.input} is not a workspace; say where to write one with --workspace")
@@ -28,15 +26,10 @@ def _score(args: argparse.Namespace) -> None:
         batch_size=args.batch_size, window=args.window, task=args.task, max_label_tokens=args.max_label_tokens,
     )
     options = ScoreOptions(shard_size=args.shard_size, num_shards=world, shard_index=rank)
-    with progress_bar(f"scoring (rank {rank}/{world})" if world > 1 else "scoring") as progress:
-        summary = score(args.input, workspace, teacher, options, progress)
-    print(summary.line())
-    if extras and summary.merged:
-        extra = ExtraOptions(device=args.device, threads=args.threads, batch_size=args.batch_size, proxy=args.proxy,
-                             lm=args.lm)
-        with progress_bar(f"adding {', '.join(extras)}") as progress:
-            table = add_scores(workspace, extras, extra, args.shard_size, progress=progress)
-        print(f"added {', '.join(extras)} to {int(table['pseudo_label'].notna().sum())} labelled clips")
+    extra = ExtraOptions(device=args.device, threads=args.threads, batch_size=args.batch_size, proxy=args.proxy,
+                         lm=args.lm)
+    for line in score_workspace(args.input, workspace, teacher, options, args.add, extra, args.map):
+        print(line)
 
 
 def _rank_and_world(args: argparse.Namespace) -> tuple[int, int]:
@@ -71,12 +64,12 @@ def _export(args: argparse.Namespace) -> None:
 
 
 def _map(args: argparse.Namespace) -> None:
-    from engine.mapping import MAP, audio_map
+    from engine.mapping import audio_map, mapped_line
     from engine.workspace import Workspace
 
     ws = Workspace(args.workspace)
     table = audio_map(ws, fit_rows=args.fit_rows, seed=args.seed, embedding=args.embedding)
-    print(f"mapped {len(table)} clips by their {args.embedding} embedding into {ws.path(MAP)}")
+    print(mapped_line(ws, table, args.embedding))
 
 
 def _validate(args: argparse.Namespace) -> None:
@@ -170,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "(a multilingual Whisper reads each clip's language; add =en,de to list what another model reads)")
     score.add_argument("--lm", default=None, help="causal language model for lm_nll: a transformers model id "
                        "or folder, or a .gguf file; default: the bundled Gemma-3 270M")
+    score.add_argument("--map", action=argparse.BooleanOptionalAction, default=True, help="then place every "
+                       "clip by its audio embedding for the app's Map tab (embeddings/map.parquet), unless the map "
+                       "there already has the same clips")
     score.add_argument("--teacher", default=None, help="CTranslate2 folder, Hugging Face folder or hub id; "
                        "default: the bundled Whisper base")
     score.add_argument("--backend", default="ct2", choices=["ct2", "torch"], help="ct2: CTranslate2, fastest "

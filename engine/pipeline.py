@@ -3,14 +3,15 @@
 Work is cut into shards of consecutive manifest rows; each finished shard is renamed into
 `shards/` atomically, so a rerun after a crash skips it and the merged table is the same as an
 uninterrupted run's. Ranks (`num_shards`/`shard_index`) take every n-th shard; whoever finishes
-the last shard merges.
+the last shard merges, then adds the extra scores and makes the map (`score_workspace`, the `score` command).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +21,10 @@ import pandas as pd
 
 from engine.atomic import remove_stale_temporaries, write_text_atomic
 from engine.audio import MAX_SECONDS, MIN_SECONDS, Audio, AudioError, load_audio, usability_problem
-from engine.extras import merge_extras
+from engine.extras import ExtraOptions, add_scores, extra_names, merge_extras
 from engine.ingest import read_input
-from engine.progress import Progress
+from engine.mapping import update_map
+from engine.progress import Progress, progress_bar
 from engine.scores import (
     clipping, confidence, entropy, language, loudness, reference_wer, repetition, speaking_rate, speech_ratio,
     whisper_rules,
@@ -132,6 +134,36 @@ def score(
     table = pd.concat([pd.read_parquet(paths[i]) for i in mine if paths[i].is_file()]) if mine else pd.DataFrame()
     counts = table["status"].value_counts().to_dict() if len(table) else {}
     return Summary(len(table), counts, audio_seconds, time.perf_counter() - started, merged)
+
+
+def score_workspace(
+    source: str | Path,
+    workspace: str | Path,
+    teacher_options: TeacherOptions = TeacherOptions(),
+    options: ScoreOptions = ScoreOptions(),
+    add: str = "default",
+    extra_options: ExtraOptions = ExtraOptions(),
+    make_map: bool = True,
+    bars: Callable[..., contextlib.AbstractContextManager[Progress]] = progress_bar,
+) -> Iterator[str]:
+    """The `score` command: `score` the clips, and once scores.parquet is merged add the score groups that
+    `add` names (`extra_names`) and make the map unless it is current. Yields a line as each step ends;
+    `bars(description, unit=...)` gives each step its progress callback."""
+    extras = extra_names(add)
+    rank = f" (rank {options.shard_index}/{options.num_shards})" if options.num_shards > 1 else ""
+    with bars(f"scoring{rank}") as progress:
+        summary = score(source, workspace, teacher_options, options, progress)
+    yield summary.line()
+    if not summary.merged:
+        return
+    if extras:
+        with bars(f"adding {', '.join(extras)}") as progress:
+            table = add_scores(workspace, extras, extra_options, options.shard_size, progress=progress)
+        yield f"added {', '.join(extras)} to {int(table['pseudo_label'].notna().sum())} labelled clips"
+    if make_map:
+        with bars("mapping", unit="step") as progress:
+            line = update_map(Workspace(workspace), progress)
+        yield line
 
 
 def write_shard(path: Path, table: pd.DataFrame, embeddings: np.ndarray) -> None:

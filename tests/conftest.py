@@ -61,17 +61,13 @@ def tmp_workspace(tmp_path: Path) -> Workspace:
 
 @pytest.fixture(scope="session")
 def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    """The bundled demo scored once with the real teacher and the default extra scores (about two
-    minutes on 2 cores)."""
-    from engine.extras import add_scores, extra_names
-    from engine.pipeline import score
+    """The bundled demo scored and mapped once, as users get it: the real teacher, the default extra scores
+    and the map (about two minutes on 2 cores)."""
+    from engine.demo import demo_workspace as score_demo
 
     if not DEMO_MANIFEST.is_file():
         pytest.fail(f"demo data missing: {DEMO_MANIFEST}; run python assets/make_demo.py")
-    root = tmp_path_factory.mktemp("demo") / "ws"
-    score(DEMO_MANIFEST, root)
-    add_scores(root, extra_names("default"))
-    return Workspace(root)
+    return Workspace(score_demo(tmp_path_factory.mktemp("demo") / "ws"))
 
 
 @pytest.fixture(scope="session")

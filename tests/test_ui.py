@@ -18,10 +18,12 @@ from curator.diff import word_diff_html
 from curator.map_view import MAX_LISTED, VERDICT, drawn_sample, map_figure, select_points
 from curator.session import Session
 from engine.distill import DistillConfig
+from engine.mapping import read_map
 from engine.recipe import KeepBest, Recipe, kept_mask, load_recipe, save_recipe, selection_summary
 from tests.browser import browser_page, served
-from tests.conftest import copy_workspace
-from tests.test_ui_client import workspace_with_map
+from tests.conftest import copy_workspace, dummy_workspace
+from tests.test_mapping import with_embedding
+from tests.test_ui_client import place_on_a_line, workspace_with_map
 
 
 @pytest.fixture
@@ -288,11 +290,13 @@ def test_save_export_and_reload_restores_the_recipe(page, ui_workspace, artifact
     expect(page.locator("#recipe-notice")).to_contain_text("Loaded")
 
 
-def test_map_and_distill_tabs_explain_themselves(page):
+def test_the_demo_has_its_map_and_a_distill_tab(page, ui_workspace):
     from playwright.sync_api import expect
 
     page.get_by_role("tab", name="Map").click()
-    expect(page.locator("#map-missing")).to_contain_text("whisper-curator map")
+    page.wait_for_selector("#map-plot .js-plotly-plot", timeout=30_000)  # the demo made it, as `score` does
+    assert drawn_ids(page) == set(read_map(ui_workspace)["id"])
+    expect(page.locator("#map-make")).to_be_hidden()
     page.get_by_role("tab", name="Distill").click()
     expect(page.locator("#distill-kept")).to_contain_text("clips")  # the live tab; a job end to end: test_distill_ui
 
@@ -304,13 +308,7 @@ def test_box_selecting_points_on_the_map_lists_them_and_plays_one(tmp_path, arti
     with served(ws.root) as url, browser_page() as page:
         page.goto(url)
         page.get_by_role("tab", name="Map").click()
-        area = page.locator("#map-plot .js-plotly-plot .nsewdrag").first
-        area.wait_for(timeout=30_000)
-        box = area.bounding_box()  # the plot's default drag is a box selection; x up to about 2.5: c0 to c2
-        page.mouse.move(box["x"] + 5, box["y"] + 5)
-        page.mouse.down()
-        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] - 5, steps=8)
-        page.mouse.up()
+        drag_over(page, "#map-plot .js-plotly-plot .nsewdrag", 0.0, 0.5)  # x up to about 2.5: c0 to c2
         expect(page.locator("#map-info")).to_contain_text("3 clips selected", timeout=15_000)
         for clip_id in ("clip-c0", "clip-c1", "clip-c2"):
             expect(page.locator("#map-table")).to_contain_text(clip_id)
@@ -318,3 +316,63 @@ def test_box_selecting_points_on_the_map_lists_them_and_plays_one(tmp_path, arti
         expect(page.locator("#map-details h3")).to_have_text("clip-c2", timeout=15_000)
         page.locator("#map-audio a.download-link").wait_for(timeout=15_000)
         page.screenshot(path=str(artifacts / "ui-map.png"), full_page=True)
+
+
+def drag_over(page, selector: str, start: float, end: float) -> None:
+    """Drag from the area's top edge at `start` of its width to its bottom edge at `end` (5 px inside): the
+    plot's default drag is a box selection."""
+    area = page.locator(selector).first
+    area.wait_for(timeout=30_000)
+    box = area.bounding_box()
+    page.mouse.move(box["x"] + max(5, box["width"] * start), box["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(box["x"] + min(box["width"] - 5, box["width"] * end), box["y"] + box["height"] - 5, steps=8)
+    page.mouse.up()
+
+
+def drawn_ids(page) -> set[str]:
+    """The clip ids the map plot draws, read from plotly's data in the page."""
+    return set(page.evaluate("() => document.querySelector('#map-plot .js-plotly-plot').data.flatMap((t) => t.text)"))
+
+
+def choose_map_tab(page) -> None:
+    """Once a (re)loaded page has drawn its first tab, choose the Map tab."""
+    page.wait_for_selector("#filter-plot .js-plotly-plot", timeout=60_000)
+    page.get_by_role("tab", name="Map").click()
+
+
+def test_a_workspace_without_a_map_makes_one_from_the_map_tab(tmp_path, artifacts):
+    from playwright.sync_api import expect
+
+    ws = with_embedding(dummy_workspace(tmp_path / "ws"))
+    with served(ws.root) as url, browser_page() as page:
+        page.goto(url)  # waits for the load event
+        choose_map_tab(page)
+        expect(page.locator("#map-missing")).to_contain_text(f"whisper-curator map {ws.root}")
+        page.screenshot(path=str(artifacts / "ui-map-missing.png"), full_page=True)
+        page.locator("#map-make").click()
+        expect(page.locator("#map-missing")).to_contain_text("Making the map", timeout=30_000)  # the progress bar
+        page.screenshot(path=str(artifacts / "ui-map-progress.png"), full_page=True)
+        page.wait_for_selector("#map-plot .js-plotly-plot", timeout=120_000)
+        assert drawn_ids(page) == set(ws.read_scores()["id"]) == set(read_map(ws)["id"])
+        expect(page.locator("#map-make")).to_be_hidden()
+        drag_over(page, "#map-plot .js-plotly-plot .nsewdrag", 0.0, 1.0)  # the whole plot: every clip
+        expect(page.locator("#map-info")).to_contain_text(f"{len(ws.read_scores())} clips selected", timeout=15_000)
+        page.screenshot(path=str(artifacts / "ui-map-made.png"), full_page=True)
+
+
+def test_a_map_written_while_the_app_runs_shows_after_a_reload(tmp_path, artifacts):
+    from playwright.sync_api import expect
+
+    ws = dummy_workspace(tmp_path / "ws")  # no embeddings: the app could not make this map itself
+    with served(ws.root) as url, browser_page() as page:
+        page.goto(url)
+        choose_map_tab(page)
+        expect(page.locator("#map-make")).to_be_visible()
+        place_on_a_line(ws)  # what `whisper-curator map` run beside the app does
+        page.reload()
+        choose_map_tab(page)
+        page.wait_for_selector("#map-plot .js-plotly-plot", timeout=30_000)
+        assert drawn_ids(page) == set(ws.read_scores()["id"])
+        expect(page.locator("#map-make")).to_be_hidden()
+        page.screenshot(path=str(artifacts / "ui-map-reloaded.png"), full_page=True)

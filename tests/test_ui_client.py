@@ -18,7 +18,11 @@ from tests.conftest import dummy_workspace
 
 def workspace_with_map(root: Path) -> Workspace:
     """The dummy workspace, its clips placed on a line: clip-c{i} at x = i, y = i % 3."""
-    ws = dummy_workspace(root)
+    return place_on_a_line(dummy_workspace(root))
+
+
+def place_on_a_line(ws: Workspace) -> Workspace:
+    """Write a map placing clip-c{i} at x = i, y = i % 3."""
     ids = ws.table()["id"]
     positions = np.arange(len(ids), dtype=np.float32)
     write_table_atomic(ws.path(MAP), pd.DataFrame({"id": ids, "x": positions, "y": positions % 3}))

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.extras import add_scores, extra_names
 from engine.models import cache_dir
-from engine.pipeline import score
-from engine.progress import progress_bar
+from engine.pipeline import score_workspace
 
 DEMO_DATA = Path(__file__).resolve().parent / "data"
 DEMO_MANIFEST = DEMO_DATA / "manifest.jsonl"
@@ -19,11 +17,9 @@ def default_demo_workspace() -> Path:
 
 
 def demo_workspace(workspace: str | Path | None = None) -> Path:
-    """Score the demo with the teacher and the default extra scores into `workspace` (default: the user
-    cache; resuming; instant once done) and return its path."""
+    """Score and map the demo as `whisper-curator score` does (teacher, default extra scores) into `workspace`
+    (default: the user cache; resuming; instant once done) and return its path."""
     workspace = Path(workspace) if workspace else default_demo_workspace()
-    with progress_bar("scoring the demo (first run only)") as progress:
-        print(score(DEMO_MANIFEST, workspace, progress=progress).line())
-    with progress_bar("adding label-free scores (first run only)") as progress:
-        add_scores(workspace, extra_names("default"), progress=progress)
+    for line in score_workspace(DEMO_MANIFEST, workspace):
+        print(line)
     return workspace
