@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import time
 from pathlib import Path
 
 import gradio as gr
@@ -12,7 +11,7 @@ import httpx
 import pytest
 
 from curator.scoring import ScoringState, Server, Stopped, failure_sentence, progress_html
-from engine.demo import ROOT
+from engine.demo import DEMO_MANIFEST
 from engine.prepare import WORKSPACES, needs_scoring, workspace_for
 from tests.browser import browser_page, free_port, served
 from tests.conftest import dummy_clip, dummy_workspace
@@ -62,7 +61,8 @@ def test_progress_shows_the_stage_count_and_a_failure_as_one_sentence():
         with pytest.raises(Stopped):
             progress(4, 8)
     state.error = failure_sentence(RuntimeError("CUDA failed <here>\n  a second line"))
-    assert progress_html(state) == '<p id="scoring-error">⚠ Scoring stopped: RuntimeError: CUDA failed &lt;here&gt;</p>'
+    expected = '<p id="scoring-error">⚠ Scoring stopped: RuntimeError: CUDA failed &lt;here&gt;</p>'
+    assert progress_html(state) == expected
     assert failure_sentence(FileNotFoundError("input not found: /x")) == "input not found: /x"
 
 
@@ -101,7 +101,7 @@ def test_an_unscored_folder_shows_progress_then_the_app(tmp_path, artifacts):
     from playwright.sync_api import expect
 
     for name in CLIPS:
-        shutil.copy(ROOT / "assets" / "demo" / "clips" / name, tmp_path / name)
+        shutil.copy(DEMO_MANIFEST.parent / "clips" / name, tmp_path / name)
     with served(tmp_path, workspace=tmp_path / "ws") as url, browser_page() as page:
         page.goto(url, wait_until="load")
         page.wait_for_selector("#scoring-progress progress", timeout=30_000)
