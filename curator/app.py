@@ -1,6 +1,7 @@
 """The Gradio app: one tab per view over a workspace. Layout and wiring only; the views call the engine."""
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 from pathlib import Path
@@ -10,8 +11,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from curator import clips, distill, evidence, export_panel, filters, map_view, recipe_bar, review  # noqa: E402
+from curator.scoring import Server, serve_scoring  # noqa: E402
 from curator.session import Session  # noqa: E402
 from curator.summary import summary_markdown  # noqa: E402
+from engine.prepare import needs_scoring, workspace_for  # noqa: E402
 from engine.recipe import Recipe  # noqa: E402
 from engine.workspace import Workspace  # noqa: E402
 
@@ -60,19 +63,30 @@ def build_app(workspace: str | Path, exports_anywhere: bool = True) -> gr.Blocks
     return app
 
 
-def launch(workspace: str | Path, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None,
-           insecure: bool = False, prevent_thread_lock: bool = False) -> gr.Blocks:
-    """Build and serve the app; `auth` is "user:pass". Serving beyond this machine needs `auth`, or `insecure`."""
+def launch(source: str | Path, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None,
+           insecure: bool = False, prevent_thread_lock: bool = False, workspace: str | Path | None = None) -> Server:
+    """Serve the app on a scored workspace, or on any input `score` takes: that is scored first into
+    `workspace` (default: a folder of the user cache named after it) while the page shows progress.
+    `auth` is "user:pass"; serving beyond this machine needs `auth`, or `insecure`."""
     credentials = tuple(auth.split(":", 1)) if auth else None
     if auth and (len(credentials) != 2 or not all(credentials)):
         raise ValueError("--auth must look like user:pass")
     if not (credentials or insecure or _is_local(host)):
         raise ValueError(f"refusing to serve on {host} without --auth: anyone who can reach it could read this "
                          "workspace and change its recipe; add --auth USER:PASS, or --insecure on a trusted network")
-    app = build_app(workspace, exports_anywhere=_is_local(host))
-    app.launch(server_name=host, server_port=port, auth=credentials, ssr_mode=False, quiet=True,
-               theme=gr.themes.Soft(), prevent_thread_lock=prevent_thread_lock, max_file_size=MAX_UPLOAD)
-    return app
+    root = workspace_for(source, workspace)
+    server = Server(lambda blocks: blocks.launch(
+        server_name=host, server_port=port, auth=credentials, ssr_mode=False, quiet=True, theme=gr.themes.Soft(),
+        prevent_thread_lock=True, max_file_size=MAX_UPLOAD))
+    open_app = functools.partial(build_app, root, exports_anywhere=_is_local(host))
+    if needs_scoring(source, root):
+        serve_scoring(server, source, root, open_app, TITLE)
+        print(f"scoring {source} into {root}; progress, then the app, on http://{host}:{port}/")
+    else:
+        server.show(open_app())
+    if not prevent_thread_lock:
+        server.block()
+    return server
 
 
 def _is_local(host: str) -> bool:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from engine.distill_config import PRECISIONS, STUDENT_KINDS, DistillConfig
 from engine.extras import EXTRAS
 from engine.mapping import FIT_ROWS, MAP_EMBEDDINGS
+from engine.prepare import cached_workspaces
 from engine.teacher import MAX_LABEL_TOKENS, TeacherOptions
 
 
@@ -49,7 +50,7 @@ def _merge(args: argparse.Namespace) -> None:
 def _serve(args: argparse.Namespace) -> None:
     from curator.app import launch
 
-    launch(args.workspace, host=args.host, port=args.port, auth=args.auth, insecure=args.insecure)
+    launch(args.input, host=args.host, port=args.port, auth=args.auth, insecure=args.insecure, workspace=args.workspace)
 
 
 def _export(args: argparse.Namespace) -> None:
@@ -135,9 +136,10 @@ def _eval(args: argparse.Namespace) -> None:
 
 def _demo(args: argparse.Namespace) -> None:
     from curator.app import launch
-    from engine.demo import demo_workspace
+    from engine.demo import demo_input
 
-    launch(demo_workspace(args.workspace), host=args.host, port=args.port)
+    source, workspace = demo_input(args.workspace)
+    launch(source, host=args.host, port=args.port, workspace=workspace)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -189,8 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
                      "(each with --num-shards/--shard-index) into scores.parquet.")
     merge.add_argument("workspace", help="workspace folder the ranks scored into")
 
-    serve = _command(commands, "serve", _serve, "Open the curation app on a workspace in the browser.")
-    serve.add_argument("workspace", help="workspace folder written by `score`")
+    serve = _command(commands, "serve", _serve, "Open the curation app in the browser on a workspace, or on any "
+                     "input `score` takes: that is scored first (resuming), with its progress on the page.")
+    serve.add_argument("input", help="a workspace folder written by `score`, or an audio folder, a NeMo JSONL "
+                       "manifest, a CSV or a saved Hugging Face dataset")
+    serve.add_argument("--workspace", "-w", default=None, help="where to score an INPUT that is not a workspace "
+                       f"(default: a folder named after INPUT in {str(cached_workspaces()).replace('%', '%%')})")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind; one other than this machine "
                        "needs --auth or --insecure")
     serve.add_argument("--port", type=int, default=7860, help="port to bind")

@@ -18,16 +18,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served(workspace: Path) -> Iterator[str]:
-    """Serve the curator app on a free local port; yield its URL."""
+def served(source: Path, **options) -> Iterator[str]:
+    """Serve the curator app on `source` (a workspace, or an input to score first) on a free local port;
+    yield its URL. `options` go to `launch`."""
     from curator.app import launch
 
     port = free_port()
-    app = launch(workspace, port=port, prevent_thread_lock=True)
+    server = launch(source, port=port, prevent_thread_lock=True, **options)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
-        app.close()
+        server.close()
 
 
 @contextlib.contextmanager

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.models import cache_dir
-from engine.pipeline import score_workspace
+from engine.prepare import score_input
+from engine.workspace import SCORES, Workspace
 
 DEMO_DATA = Path(__file__).resolve().parent / "data"
 DEMO_MANIFEST = DEMO_DATA / "manifest.jsonl"
@@ -16,10 +17,16 @@ def default_demo_workspace() -> Path:
     return cache_dir() / "demo"
 
 
+def demo_input(workspace: str | Path | None = None) -> tuple[Path, Path]:
+    """(what the app opens, its workspace) for the demo: the workspace itself once scored, else the demo
+    manifest, scored into it with progress on the page."""
+    ws = Workspace(workspace or default_demo_workspace())
+    return (ws.root if ws.path(SCORES).is_file() else DEMO_MANIFEST), ws.root
+
+
 def demo_workspace(workspace: str | Path | None = None) -> Path:
     """Score and map the demo as `whisper-curator score` does (teacher, default extra scores) into `workspace`
     (default: the user cache; resuming; instant once done) and return its path."""
     workspace = Path(workspace) if workspace else default_demo_workspace()
-    for line in score_workspace(DEMO_MANIFEST, workspace):
-        print(line)
+    score_input(DEMO_MANIFEST, workspace)
     return workspace
