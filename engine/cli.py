@@ -257,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     option("precision", choices=PRECISIONS, help="autocast precision; auto = bf16/fp16 on CUDA, float32 on CPU")
     option("heldout_fraction", type=float, help="kept clips held out for evaluation")
     option("eval_every", type=int, help="steps between held-out evaluations")
+    option("patience", type=int, help="stop after this many held-out checks without a better student (fewer "
+           "looping transcripts, then lower WER against the labels, then lower loss); 0: train to the end")
     option("evaluate", action=argparse.BooleanOptionalAction, help="end with teacher vs student on the held-out clips "
            "(eval.json); `eval` does it later")
     option("checkpoint_every", type=int, help="steps between checkpoints")

@@ -53,6 +53,8 @@ class StepInfo:
     kl: float | None = None
     lr: float | None = None
     eval_loss: float | None = None
+    eval_wer: float | None = None  # the student's greedy transcripts of the held-out clips against their labels
+    eval_loops: int | None = None
     best_eval_loss: float | None = None
     eta_seconds: float | None = None
 
@@ -68,7 +70,9 @@ class DistillResult:
     def line(self) -> str:
         if self.stage != "done":
             return f"cancelled at step {self.steps}; rerun the same command to resume from {self.run_dir}"
-        return f"distilled {self.steps} steps; student in {self.run_dir}/{STUDENT} and {self.run_dir}/{STUDENT_CT2}"
+        usable = f" ({self.eval['verdict']})" if self.eval and "verdict" in self.eval else ""
+        return (f"distilled {self.steps} steps; student in {self.run_dir}/{STUDENT} and "
+                f"{self.run_dir}/{STUDENT_CT2}{usable}")
 
 
 def resolved(config: DistillConfig, cuda: bool) -> DistillConfig:
@@ -214,16 +218,20 @@ def distill(workspace: str | Path | Workspace, config: DistillConfig, run_dir: s
             raise
 
 
-def _stopper(run: Path, should_stop: Callable[[], bool] | None, accelerator) -> Callable[[], bool]:
-    """True when the caller or a cancel file asks to stop; with several processes, the main one decides."""
-    def stop() -> bool:
-        wanted = bool((should_stop and should_stop()) or cancel_requested(run))
+STOP_REASONS = (None, "cancelled", "converged")
+
+
+def _stopper(run: Path, should_stop: Callable[[], bool] | None, accelerator,
+             converged: Callable[[], bool]) -> Callable[[], str | None]:
+    """"cancelled" when the caller or a cancel file asks to stop, "converged" when early stopping does, else
+    None; with several processes, the main one decides."""
+    def stop() -> str | None:
+        code = 1 if (should_stop and should_stop()) or cancel_requested(run) else 2 if converged() else 0
         if accelerator.num_processes > 1:
             from accelerate.utils import broadcast
 
-            flag = broadcast(torch.tensor([wanted], device=accelerator.device, dtype=torch.int32))
-            wanted = bool(flag.item())
-        return wanted
+            code = int(broadcast(torch.tensor([code], device=accelerator.device, dtype=torch.int32)).item())
+        return STOP_REASONS[code]
     return stop
 
 
@@ -294,7 +302,8 @@ def _prepare(ws: Workspace, config: DistillConfig, run: Path, accelerator, files
 def _train(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: RunFiles,
            should_stop: Callable[[], bool] | None) -> DistillResult:
     device, main = accelerator.device, accelerator.is_main_process
-    stop = _stopper(run, should_stop, accelerator)
+    tracker = BestTracker(config.patience)
+    stop = _stopper(run, should_stop, accelerator, tracker.converged)
     torch.manual_seed(config.seed)
     prepared = _prepare(ws, config, run, accelerator, files, should_stop)
     if prepared is None:
@@ -312,12 +321,12 @@ def _train(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, warmup, max_steps))
 
     # ---- resume ----
-    step, best = 0, math.inf
+    step = 0
     if checkpoint:
         student.load_state_dict(checkpoint["model"], strict=False)
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])
-        step, best = checkpoint["step"], checkpoint["best_eval_loss"]
+        step, tracker = checkpoint["step"], BestTracker(**{**checkpoint["best"], "patience": config.patience})
         files.truncate_metrics(step)
         if main and (run / BEST).is_file() and torch.load(run / BEST, map_location="cpu")["step"] > step:
             (run / BEST).unlink()  # saved after the checkpoint: from steps that are redone now
@@ -333,14 +342,16 @@ def _train(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: 
     def checkpoint() -> None:
         if main:
             _save({"model": _trainable_state(unwrapped), "optimizer": optimizer.state_dict(),
-                   "scheduler": scheduler.state_dict(), "step": step, "best_eval_loss": best,
+                   "scheduler": scheduler.state_dict(), "step": step, "best": asdict(tracker),
                    "config": asdict(config), "clips": clips}, run / CHECKPOINT)
 
     # ---- the loop ----
     info = StepInfo("training", step, max_steps, message="training")
     recent: list[float] = []
+    reason = None
     while step < max_steps:
-        if stop():
+        reason = stop()
+        if reason:
             break
         started = time.perf_counter()
         for micro in range(config.grad_accum):
@@ -360,25 +371,60 @@ def _train(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: 
         info = replace(info, step=step, loss=loss, ce=ce, kl=kl, lr=lr, eta_seconds=float(np.mean(recent)) * (max_steps - step))
         files.metric(step=step, loss=loss, ce=ce, kl=kl, lr=lr, seconds=recent[-1])
         if main and len(held) and (step % config.eval_every == 0 or step == max_steps):
-            value = held_out_loss(unwrapped, cache, held, config, device, accelerator.autocast)
-            files.metric(step=step, eval_loss=value)
-            if value < best:
-                best = value
-                _save({"model": _trainable_state(unwrapped), "step": step, "loss": value}, run / BEST)
-            info = replace(info, eval_loss=value, best_eval_loss=best)
-            files.log(f"step {step}: held-out loss {value:.4f} (best {best:.4f})")
+            info = _held_out_step(unwrapped, cache, held, config, processor.tokenizer, accelerator, tracker, info, run, files)
         files.status(info)
         if step % config.checkpoint_every == 0 or step == max_steps:
             checkpoint()
-    if step < max_steps:
+    if reason == "cancelled":
         checkpoint()
         files.log(f"cancelled at step {step}; checkpoint saved")
         files.status(replace(info, stage="cancelled", message=f"cancelled at step {step}"))
-        return DistillResult(str(run), "cancelled", step, None if best == math.inf else best, None)
+        return DistillResult(str(run), "cancelled", step, tracker.loss, None)
+    if reason == "converged":
+        files.log(f"stopped early at step {step}: no better student in {config.patience} held-out checks; "
+                  f"keeping step {tracker.step}")
     accelerator.wait_for_everyone()
     if not main:
         return DistillResult(str(run), "done", step, None, None)
-    return _finish(ws, config, run, unwrapped, processor, cache, held, files, info, best)
+    return _finish(ws, config, run, unwrapped, processor, cache, held, files, info, tracker.loss)
+
+
+@dataclass
+class BestTracker:
+    """The best held-out check so far (fewest loops, then lowest WER, then lowest loss) and how many checks
+    have passed since it; `converged` once `patience` checks brought nothing better."""
+    patience: int
+    step: int = 0
+    loops: int | None = None
+    wer: float | None = None
+    loss: float | None = None
+    stale: int = 0
+
+    def better(self, step: int, loops: int, wer: float, loss: float) -> bool:
+        """Record the check at `step`; True when it is the best so far."""
+        if self.loss is not None and (loops, wer, loss) >= (self.loops, self.wer, self.loss):
+            self.stale += 1
+            return False
+        self.step, self.loops, self.wer, self.loss, self.stale = step, loops, wer, loss, 0
+        return True
+
+    def converged(self) -> bool:
+        return self.patience > 0 and self.stale >= self.patience
+
+
+def _held_out_step(model, cache: TeacherCache, held: np.ndarray, config: DistillConfig, tokenizer, accelerator,
+                   tracker: BestTracker, info: StepInfo, run: Path, files: RunFiles) -> StepInfo:
+    """Held-out loss and greedy transcripts; the best student so far is saved to best.pt."""
+    from engine.greedy import held_out_check
+
+    loss = held_out_loss(model, cache, held, config, accelerator.device, accelerator.autocast)
+    check = held_out_check(model, cache, held, tokenizer, accelerator.device, config.batch_size)
+    files.metric(step=info.step, eval_loss=loss, eval_wer=check.wer, eval_loops=check.loops)
+    if tracker.better(info.step, check.loops, check.wer, loss):
+        _save({"model": _trainable_state(model), "step": info.step, "loss": loss}, run / BEST)
+    files.log(f"step {info.step}: held-out loss {loss:.4f}, WER against the labels {check.wer:.3f}, "
+              f"{check.loops} looping (best: step {tracker.step})")
+    return replace(info, eval_loss=loss, eval_wer=check.wer, eval_loops=check.loops, best_eval_loss=tracker.loss)
 
 
 def _finish(ws, config, run, student, processor, cache, held, files, info, best) -> DistillResult:
@@ -403,6 +449,5 @@ def _finish(ws, config, run, student, processor, cache, held, files, info, best)
         report = {**evaluate_run(run, clips, config.teacher), "split": split}
         write_text_atomic(run / EVAL, json.dumps(report, indent=1))
         files.log(f"teacher vs student on {len(clips)} {split} clips:\n" + format_table(report))
-    best_loss = None if best == math.inf else best
-    files.status(replace(info, stage="done", message="done", best_eval_loss=best_loss, eta_seconds=0.0))
-    return DistillResult(str(run), "done", info.step, best_loss, report)
+    files.status(replace(info, stage="done", message="done", best_eval_loss=best, eta_seconds=0.0))
+    return DistillResult(str(run), "done", info.step, best, report)

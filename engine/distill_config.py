@@ -38,6 +38,7 @@ class DistillConfig:
     # evaluation and checkpoints
     heldout_fraction: float = 0.1
     eval_every: int = 50
+    patience: int = 3  # stop after this many held-out checks without a better student (0: never stop early)
     evaluate: bool = True  # at the end, teacher vs student on the held-out clips (eval.json)
     checkpoint_every: int = 50
     seed: int = 0

@@ -108,14 +108,29 @@ def evaluate_run(run: str | Path, clips: pd.DataFrame, teacher: str | None = Non
         result = transcripts(ct2_dir, waveforms, langs)
         texts[name] = result.texts
         models[name] = {
-            "path": str(ct2_dir), **_model_facts(Path(hf_dir)), "seconds": result.seconds,
+            "path": str(ct2_dir), **_model_facts(Path(hf_dir)), "disk_mb": folder_megabytes(ct2_dir),
+            "seconds": result.seconds,
             "rtfx": audio_seconds / result.seconds, "hit_limit": result.hit_limit,
             "wer": corpus_wer([references[i] for i in labelled], [texts[name][i] for i in labelled],
                               [langs[i] for i in labelled]),
         }
     models["student"]["wer_vs_teacher"] = corpus_wer(texts["teacher"], texts["student"], langs)
     return {"clips": len(waveforms), "labelled_clips": len(labelled), "audio_seconds": audio_seconds,
-            "skipped": skipped, "models": models, "speedup": models["student"]["rtfx"] / models["teacher"]["rtfx"]}
+            "skipped": skipped, "models": models, "speedup": models["student"]["rtfx"] / models["teacher"]["rtfx"],
+            "verdict": verdict(models["student"], len(waveforms))}
+
+
+def verdict(student: dict, clips: int) -> str:
+    """"usable", or why the student must not be shipped: any transcript that loops to the token limit."""
+    if student["hit_limit"]:
+        return (f"not usable: {student['hit_limit']} of {clips} transcripts loop to the token limit; "
+                "train longer or on more clips")
+    return "usable"
+
+
+def folder_megabytes(folder: str | Path) -> float:
+    """Size on disk of the files in `folder`, in MB."""
+    return sum(f.stat().st_size for f in Path(folder).iterdir() if f.is_file()) / 1e6
 
 
 def manifest_clips(manifest: str | Path) -> pd.DataFrame:
@@ -149,4 +164,8 @@ def format_table(report: dict) -> str:
         f"| transcripts cut at the token limit (loops) | {teacher['hit_limit']} | {student['hit_limit']} |",
         f"| decoding RTFx ({report['audio_seconds']:.0f} s of audio) | {teacher['rtfx']:.1f} | {student['rtfx']:.1f} |",
     ]
+    if "disk_mb" in student:
+        lines.append(f"| CTranslate2 model on disk | {teacher['disk_mb']:.0f} MB | {student['disk_mb']:.0f} MB |")
+    if "verdict" in report:
+        lines.append(f"\nStudent: {report['verdict']}.")
     return "\n".join(lines)
