@@ -21,6 +21,8 @@ from engine.jobs import (ACTIVE_STATES, CONFIG, EVAL, RUNS, STUDENT, STUDENT_CT2
 from engine.workspace import Workspace
 
 POLL_SECONDS = 1.0
+STUDENT_LABELS = {"pruned": "pruned: the teacher with fewer decoder layers",
+                  "smaller": "smaller: Whisper tiny.en distilled from the teacher (English clips)"}
 LOSS_COLOUR, EVAL_COLOUR = "#2563eb", "#f97316"
 
 
@@ -37,11 +39,12 @@ def new_run_name() -> str:
     return time.strftime("run-%Y%m%d-%H%M%S")
 
 
-def config_from_form(decoder_layers, epochs, max_steps, batch_size, alpha_ce, alpha_kl, temperature,
+def config_from_form(student, decoder_layers, epochs, max_steps, batch_size, alpha_ce, alpha_kl, temperature,
                      freeze_encoder) -> DistillConfig:
     """The form's values as a DistillConfig; a bad value becomes a readable error in the page."""
     try:
-        return DistillConfig(decoder_layers=int(decoder_layers), epochs=float(epochs or 0),
+        return DistillConfig(student=student, decoder_layers=int(decoder_layers) if decoder_layers else None,
+                             epochs=float(epochs or 0),
                              max_steps=int(max_steps) if max_steps else None, batch_size=int(batch_size),
                              alpha_ce=float(alpha_ce), alpha_kl=float(alpha_kl), temperature=float(temperature),
                              freeze_encoder=bool(freeze_encoder))
@@ -173,8 +176,10 @@ def build(ws: Workspace, app: gr.Blocks) -> DistillTab:
     with gr.Row():
         name = gr.Textbox(new_run_name(), label="Run name (an earlier, unfinished run's name resumes it)",
                           elem_id="distill-run-name")
-        decoder_layers = gr.Number(default.decoder_layers, precision=0, minimum=1, label="Decoder layers",
-                                   elem_id="distill-decoder-layers")
+        student = gr.Dropdown([(label, kind) for kind, label in STUDENT_LABELS.items()], value=default.student,
+                              label="Student", elem_id="distill-student")
+        decoder_layers = gr.Number(default.decoder_layers or 0, precision=0, minimum=0,
+                                   label="Decoder layers (0: pruned 2, smaller all)", elem_id="distill-decoder-layers")
         freeze = gr.Checkbox(default.freeze_encoder, label="Frozen encoder (outputs cached once; fast on CPU)",
                              elem_id="distill-freeze-encoder")
     with gr.Row():
@@ -194,7 +199,7 @@ def build(ws: Workspace, app: gr.Blocks) -> DistillTab:
     result = gr.Markdown(elem_id="distill-result")
     timer = gr.Timer(POLL_SECONDS, active=False)
     run = gr.State(None)
-    form = [decoder_layers, epochs, max_steps, batch_size, alpha_ce, alpha_kl, temperature, freeze]
+    form = [student, decoder_layers, epochs, max_steps, batch_size, alpha_ce, alpha_kl, temperature, freeze]
     tab = DistillTab(kept, name, form, start_button, cancel_button, [status, plot, log, result, timer], timer, run)
     _wire(tab, ws, app)
     return tab

@@ -21,7 +21,7 @@ from engine.distill_data import (CACHES, ENCODER, IGNORE, Batch, Entry, Pair, Te
 from engine.jobs import CHECKPOINT, EVAL, JobRunning, LOG, METRICS, STUDENT, STUDENT_CT2, running_job, start_job, workspace_lock
 from engine.recipe import KeepBest, Recipe
 from engine.student import layer_map, student_from_teacher
-from tests.conftest import copy_workspace
+from tests.conftest import DEMO_MANIFEST, copy_workspace
 
 STEPS = 8
 # A few kept clips keep the teacher pass short; the whole train split is one batch, so every step sees it.
@@ -305,3 +305,103 @@ def test_tiny_en_rows_align_with_teacher_rows_that_predict_from_the_same_text(to
     eot = "<|endoftext|>"
     assert mapping[teacher.convert_tokens_to_ids(eot)] == student.convert_tokens_to_ids(eot)
     assert (mapping >= 0).mean() > 0.5 and mapping[teacher.convert_tokens_to_ids("<|de|>")] >= 0
+
+
+@pytest.fixture(scope="module")
+def tiny_en_cache(teacher, tmp_path_factory):
+    """Two demo clips cached for an untouched tiny.en student: (student, its tokenizer, TeacherCache)."""
+    import pandas as pd
+    from transformers import WhisperProcessor
+
+    from engine.convert import hf_teacher_dir
+    from engine.student import build_student
+
+    student, source = build_student("smaller", teacher, hf_teacher_dir())
+    pair = Pair(teacher, student.eval(), tuple(WhisperProcessor.from_pretrained(d) for d in (hf_teacher_dir(), source)),
+                shares_encoder=False)
+    rows = pd.DataFrame({"id": ["a", "b"], "lang": ["en", "en"],
+                         "audio_filepath": [str(DEMO_MANIFEST.parent / "clips" / f"real_000{i}.flac") for i in (1, 2)],
+                         "text": ["And Mr. John Dashwood had then leisure to consider how much there might be "
+                                  "prudently in his power to do for them.", "He was not an ill-disposed young man,"]})
+    entries, skipped = cache_entries(rows, pair.tokenizers, (teacher.config, student.config))
+    store = tmp_path_factory.mktemp("tiny-en-cache")
+    assert not skipped and fill_cache(entries, store, pair, 16, ENCODER) == {}
+    return student, pair.tokenizers[1], TeacherCache(store, entries, ENCODER)
+
+
+def test_a_smaller_student_gets_targets_in_its_own_vocabulary(tiny_en_cache):
+    student, tokenizer, cache = tiny_en_cache
+    batch = cache.batch(np.arange(2))
+    assert batch.inputs.shape == (2, 1500, student.config.d_model)  # tiny.en's own encoder outputs
+    known = batch.kd_mask & (batch.labels != IGNORE)
+    assert 0.6 < known.sum() / (batch.labels != IGNORE).sum() < 1  # not the prompt row; most label rows
+    assert (batch.topk_ids[known][:, 0] == batch.labels[known]).float().mean() > 0.9  # the teacher agrees with the label
+    loss, ce, kl = kd_loss(student(encoder_outputs=(batch.inputs,), decoder_input_ids=batch.decoder_input_ids).logits,
+                           batch, DistillConfig())
+    assert torch.isfinite(loss) and float(ce) < 1.0  # tiny.en already reads these clips
+
+
+def test_the_held_out_check_counts_loops(tiny_en_cache):
+    from engine.greedy import held_out_check
+
+    student, tokenizer, cache = tiny_en_cache
+    good = held_out_check(student, cache, np.arange(2), tokenizer, "cpu")
+    assert good.loops == 0 and good.wer < 0.2
+
+    class NeverEnds(torch.nn.Module):  # the student with <|endoftext|> forbidden: every transcript runs on
+        def __init__(self):
+            super().__init__()
+            self.inner, self.config = student, student.config
+
+        def forward(self, **inputs):
+            out = self.inner(**inputs)
+            out.logits[..., tokenizer.convert_tokens_to_ids("<|endoftext|>")] = float("-inf")
+            return out
+
+    assert held_out_check(NeverEnds(), cache, np.arange(2), tokenizer, "cpu").loops == 2
+
+
+def test_early_stopping_keeps_the_best_check_and_counts_stale_ones():
+    from engine.distill import BestTracker
+
+    tracker = BestTracker(patience=2)
+    assert tracker.better(10, 1, 0.10, 2.0) and tracker.better(20, 0, 0.30, 2.5)  # fewer loops beats lower WER
+    assert not tracker.better(30, 0, 0.30, 2.6) and not tracker.converged()
+    assert not tracker.better(40, 1, 0.05, 1.0) and tracker.converged() and tracker.step == 20
+    assert not BestTracker(patience=0, stale=99).converged()
+
+
+def test_a_looping_student_is_not_usable():
+    from engine.evaluate import verdict
+
+    assert verdict({"hit_limit": 0}, 5) == "usable"
+    assert verdict({"hit_limit": 2}, 5).startswith("not usable: 2 of 5 transcripts loop")
+
+
+@pytest.fixture(scope="module")
+def smaller_run(tiny):
+    """`whisper-curator distill --student smaller` (tiny.en) for a few steps on the tiny kept set."""
+    ws, recipe = tiny
+    command = _cli("distill", str(ws.root), "--out", "smaller", "--recipe", str(recipe), "--student", "smaller",
+                   "--max-steps", "3", "--batch-size", "6", *COMMON)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return ws.path("runs") / "smaller", done.stdout
+
+
+def test_a_smaller_student_trains_saves_and_loads_in_transformers_and_faster_whisper(smaller_run, tiny):
+    from faster_whisper import WhisperModel
+    from transformers import pipeline
+
+    run, stdout = smaller_run
+    report = json.loads((run / EVAL).read_text())
+    assert report["models"]["student"]["parameters"] < 0.6 * report["models"]["teacher"]["parameters"]
+    assert "Student: usable." in stdout or "Student: not usable" in stdout
+    asr = pipeline("automatic-speech-recognition", model=str(run / STUDENT))
+    assert asr.model.config.vocab_size == 51864 and asr.model.config.encoder_layers == 4  # tiny.en, English-only
+    audio = load_audio(tiny[0].table().iloc[0]["audio_filepath"]).samples
+    assert isinstance(asr({"raw": audio, "sampling_rate": SAMPLE_RATE}, generate_kwargs={"max_new_tokens": 20})["text"], str)
+    model = WhisperModel(str(run / STUDENT_CT2), device="cpu", compute_type="int8")
+    segments, _ = model.transcribe(tiny[0].table().iloc[0]["audio_filepath"], language="en", beam_size=1,
+                                   condition_on_previous_text=False, without_timestamps=True)
+    assert any(s.text.strip() for s in segments)
