@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=300, help="pool clips of a corpus built here")
     parser.add_argument("--seed", type=int, default=study_corpus.DEFAULT_SEED, help="corpus and training seed")
     parser.add_argument("--epochs", type=float, default=20.0, help="training budget in passes over the kept set")
-    parser.add_argument("--max-steps", type=int, default=400, help="training budget cap in steps")
+    parser.add_argument("--max-steps", type=int, default=200, help="training budget cap in steps")
     parser.add_argument("--eval-every", type=int, default=25, help="steps between held-out checks")
     parser.add_argument("--patience", type=int, default=3, help="held-out checks without a better student before stopping")
     parser.add_argument("--students", default=",".join(STUDENTS), help="comma-separated names from STUDENTS")
