@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 
 from curator.recipe_bar import totals_markdown
 from curator.session import Session
-from curator.summary import score_columns
+from curator.summary import default_column, score_columns
 from engine.recipe import Bounds, KeepBest, Recipe, filter_passes, higher_is_better, kept_mask, selection_summary
 from engine.scores import HIGHER_IS_BETTER
 
@@ -183,7 +183,7 @@ def build(table: pd.DataFrame) -> FilterTab:
     columns = score_columns(table)
     with gr.Row():
         with gr.Column(scale=3):
-            column = gr.Dropdown(columns, value=columns[0] if columns else None, label="Score to filter on",
+            column = gr.Dropdown(columns, value=default_column(table), label="Score to filter on",
                                  elem_id="filter-column")
             note = gr.Markdown(elem_id="filter-note")
             plot = gr.Plot(label="Clips by this score: kept (blue) and rejected (orange)", elem_id="filter-plot")

@@ -17,8 +17,10 @@ from curator import export_panel, filters, recipe_bar, review
 from curator.diff import word_diff_html
 from curator.map_view import MAX_LISTED, VERDICT, drawn_sample, map_figure, select_points
 from curator.session import Session
+from curator.summary import default_column
 from engine.distill import DistillConfig
 from engine.recipe import KeepBest, Recipe, kept_mask, load_recipe, save_recipe, selection_summary
+from engine.scores import HIGHER_IS_BETTER, RECOMMENDED
 from tests.browser import browser_page, served
 from tests.conftest import copy_workspace
 from tests.test_ui_client import workspace_with_map
@@ -49,6 +51,13 @@ def test_slider_handler_sets_bounds_and_recomputes_totals(session):
     assert sum(figure.data[0].y) == expected["kept_clips"] and figure.layout.shapes[0].x0 == 0.6
     assert "`confidence` ≥ 0.6" in active
     assert filters.set_bounds(table, recipe, "confidence", -1e9, 1e9)[0] == Recipe()  # both ends: no filter
+
+
+def test_the_filter_tab_opens_on_the_recommended_score(session):
+    assert RECOMMENDED in HIGHER_IS_BETTER and RECOMMENDED == "combined"
+    assert default_column(session.table) == "confidence"  # no combined: the registry's first score
+    assert default_column(session.table.assign(combined=0.5)) == "combined"
+    assert default_column(session.table[["id", "status", "duration"]]) is None
 
 
 def test_crossed_sliders_keep_the_recipe(session):
@@ -225,13 +234,16 @@ def expected_kept(ws, recipe: Recipe) -> int:
 def test_moving_the_threshold_updates_the_totals_and_histogram(page, ui_workspace, artifacts):
     from playwright.sync_api import expect
 
+    assert default_column(ui_workspace.table()) == RECOMMENDED == "combined"
+    expect(page.locator("#filter-column input")).to_have_value(RECOMMENDED)  # the tab opens on it
     expect(page.locator("#totals")).to_contain_text(f"Kept {expected_kept(ui_workspace, Recipe())} clips")
     page.locator("#filter-min input[type=number]").fill("0.6")
-    kept = expected_kept(ui_workspace, Recipe().with_bounds("confidence", min=0.6))
+    kept = expected_kept(ui_workspace, Recipe().with_bounds(RECOMMENDED, min=0.6))
     expect(page.locator("#totals")).to_contain_text(f"Kept {kept} clips", timeout=10_000)
-    expect(page.locator("#active-filters")).to_contain_text("confidence ≥ 0.6")
+    expect(page.locator("#active-filters")).to_contain_text(f"{RECOMMENDED} ≥ 0.6")
     page.locator("#filter-min input[type=range]").press("ArrowRight")  # a keyboard move of the slider itself
-    expect(page.locator("#active-filters")).to_contain_text("confidence ≥ 0.605", timeout=10_000)
+    step = filters.scale(filters.column_values(ui_workspace.table(), RECOMMENDED)).step
+    expect(page.locator("#active-filters")).to_contain_text(f"{RECOMMENDED} ≥ {0.6 + step:.4g}", timeout=10_000)
     page.screenshot(path=str(artifacts / "ui-filter.png"), full_page=True)
 
 
@@ -240,9 +252,9 @@ def test_a_rejected_clip_plays_and_can_be_kept(page, ui_workspace, artifacts):
 
     page.locator("#filter-min input[type=number]").fill("0.6")
     expect(page.locator("#totals")).to_contain_text(
-        f"Kept {expected_kept(ui_workspace, Recipe().with_bounds('confidence', min=0.6))} clips", timeout=10_000)
+        f"Kept {expected_kept(ui_workspace, Recipe().with_bounds(RECOMMENDED, min=0.6))} clips", timeout=10_000)
     page.get_by_role("tab", name="Review").click()
-    page.locator("#review-table").get_by_text("fails confidence").first.click()
+    page.locator("#review-table").get_by_text(f"fails {RECOMMENDED}").filter(visible=True).first.click()
     clip_id = page.locator("#review-details h3").inner_text(timeout=30_000).strip()
     link = page.locator("#review-audio a.download-link")
     link.wait_for(timeout=30_000)
@@ -263,7 +275,7 @@ def test_save_export_and_reload_restores_the_recipe(page, ui_workspace, artifact
     from playwright.sync_api import expect
 
     page.locator("#filter-min input[type=number]").fill("0.7")
-    recipe = Recipe().with_bounds("confidence", min=0.7)
+    recipe = Recipe().with_bounds(RECOMMENDED, min=0.7)
     expect(page.locator("#totals")).to_contain_text(f"Kept {expected_kept(ui_workspace, recipe)} clips", timeout=10_000)
     page.locator("#save-recipe").click()
     expect(page.locator("#recipe-notice")).to_contain_text("Saved to", timeout=10_000)
