@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("GRADIO_RUN_HISTORY", "False")  # else the browser re-saves ~100 events' outputs per event
 
 import gradio as gr  # noqa: E402
 
