@@ -3,11 +3,11 @@
     python benchmarks/ui_latency.py [--clips 100000] [--repeats 50]
 
 Times what runs on the server when a user moves a threshold slider (new recipe → kept mask → totals,
-histogram, active filters), with and without Gradio's serialisation of the outputs, plus the keep-best
-control and one page of the Review list. Prints p50/p95 in milliseconds.
+histogram, active filters, every score's small histogram), with and without Gradio's serialisation of the
+outputs, plus the keep-best control and one page of the Review list. Prints p50/p95 in milliseconds.
 
-In a browser the slider's round trip adds Gradio's HTTP hop and Plotly's redraw to these numbers
-(on the 2-core dev machine, headless chromium beside the server: response ≈ 80 ms, on screen ≈ 160 ms).
+In a browser the slider's round trip adds Gradio's HTTP hop and the page's repaint to these numbers:
+benchmarks/ui_latency_browser.py times that, release to screen.
 """
 from __future__ import annotations
 
@@ -71,14 +71,15 @@ def main() -> None:
     recipe = Recipe().with_bounds("entropy", max=0.9).with_bounds("rms_db", 0.05, 0.95)
     recipe = recipe.with_overrides({f"clip-{i:06d}": "keep" for i in range(0, 2000, 7)})
     positions = np.linspace(0.05, 0.95, args.repeats + 1)
-    plot, markdown = gr.Plot(), gr.Markdown()
+    html, markdown = gr.HTML(), gr.Markdown()
 
     def slider(i):
         return filters.set_bounds(table, recipe, "confidence", positions[i], None)
 
     def slider_served(i):
-        _, totals, figure, active = slider(i)
-        return plot.postprocess(figure), markdown.postprocess(totals), markdown.postprocess(active)
+        _, totals, histogram, active, overview = slider(i)
+        return (html.postprocess(histogram), markdown.postprocess(totals), markdown.postprocess(active),
+                html.postprocess(overview))
 
     rows = [
         ("slider move (set_bounds)", slider),

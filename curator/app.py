@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("GRADIO_RUN_HISTORY", "False")  # else the browser re-saves ~100 events' outputs per event
 
 import gradio as gr  # noqa: E402
 
@@ -37,7 +38,7 @@ def build_app(workspace: str | Path, exports_anywhere: bool = True) -> gr.Blocks
         with gr.Tabs():
             with gr.Tab("Filter"):
                 tab = filters.build(table)
-            session = Session(ws, table, recipe, loaded, tab.column, [bar.totals, tab.plot, tab.active])
+            session = Session(ws, table, recipe, loaded, tab.column, [bar.totals, tab.plot, tab.active, tab.overview])
             filters.wire(tab, session)
             with gr.Tab("Review") as review_tab:
                 review.build(session, review_tab)

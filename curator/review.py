@@ -15,7 +15,7 @@ from curator import filters
 from curator.clips import clip_audio
 from curator.diff import LEGEND, word_diff_html
 from curator.session import Session
-from curator.summary import score_columns
+from curator.summary import default_column, score_columns
 from engine.recipe import Recipe, explain, higher_is_better, kept_mask, save_overrides
 
 SHOW_CHOICES = ["rejected", "kept", "all"]
@@ -132,7 +132,7 @@ def build(session: Session, tab: gr.Tab) -> None:
     """Lay out and wire the Review tab inside `tab`, the current Blocks context."""
     table = session.table
     columns = score_columns(table)
-    default_sort = "confidence" if "confidence" in columns else (columns[0] if columns else "duration")
+    default_sort = default_column(table) or "duration"
     with gr.Row():
         show = gr.Radio(SHOW_CHOICES, value="rejected", label="Show", elem_id="review-show", scale=2)
         sort = gr.Dropdown(columns or ["duration"], value=default_sort, label="Sort by", elem_id="review-sort", scale=2)

@@ -16,4 +16,4 @@ class Session:
     recipe: gr.State  # the session's Recipe, saved only on request
     loaded: gr.State  # fingerprint of recipe.yaml as this session last read or wrote it
     column: gr.Dropdown  # the score the Filter tab shows
-    views: list  # totals, histogram, active filters: the outputs of filters.recipe_views
+    views: list  # totals, histogram, active filters, overview: the outputs of filters.recipe_views

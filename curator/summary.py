@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from engine.scores import HIGHER_IS_BETTER
+from engine.scores import HIGHER_IS_BETTER, RECOMMENDED
 from engine.workspace import BASE_COLUMNS
 
 
@@ -12,6 +12,13 @@ def score_columns(table: pd.DataFrame) -> list[str]:
     numeric = [c for c in table.columns if c not in BASE_COLUMNS and pd.api.types.is_numeric_dtype(table[c])]
     registry = list(HIGHER_IS_BETTER)
     return sorted(numeric, key=lambda c: (registry.index(c) if c in HIGHER_IS_BETTER else len(registry), c))
+
+
+def default_column(table: pd.DataFrame) -> str | None:
+    """The score a view opens on: the recommended one (`RECOMMENDED`) when the table has it, else its first
+    score in registry order (`confidence` for a workspace scored without extras); None without scores."""
+    columns = score_columns(table)
+    return RECOMMENDED if RECOMMENDED in columns else next(iter(columns), None)
 
 
 def summary_markdown(table: pd.DataFrame) -> str:

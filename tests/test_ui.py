@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import warnings
 
 import gradio as gr
@@ -17,9 +18,11 @@ from curator import export_panel, filters, recipe_bar, review
 from curator.diff import word_diff_html
 from curator.map_view import MAX_LISTED, VERDICT, drawn_sample, map_figure, select_points
 from curator.session import Session
+from curator.summary import default_column, score_columns
 from engine.distill import DistillConfig
 from engine.mapping import read_map
 from engine.recipe import KeepBest, Recipe, kept_mask, load_recipe, save_recipe, selection_summary
+from engine.scores import HIGHER_IS_BETTER, RECOMMENDED
 from tests.browser import browser_page, served
 from tests.conftest import copy_workspace, dummy_workspace
 from tests.test_mapping import with_embedding
@@ -43,19 +46,72 @@ def test_scale_covers_the_values_on_a_round_step():
 
 def test_slider_handler_sets_bounds_and_recomputes_totals(session):
     table = session.table
-    recipe, totals, figure, active = filters.set_bounds(table, Recipe(), "confidence", 0.6, 1e9)
+    recipe, totals, histogram, active, overview = filters.set_bounds(table, Recipe(), "confidence", 0.6, 1e9)
     assert recipe == Recipe().with_bounds("confidence", min=0.6)
     expected = selection_summary(table, kept_mask(table, recipe))
     assert f"Kept {expected['kept_clips']} clips" in totals and "WER of kept clips" in totals
-    assert [t.name for t in figure.data] == ["kept", "rejected"]
-    assert sum(figure.data[0].y) == expected["kept_clips"] and figure.layout.shapes[0].x0 == 0.6
+    assert f"data-kept='{expected['kept_clips']}'" in histogram and "class='bound' data-value='0.6'" in histogram
     assert "`confidence` ≥ 0.6" in active
+    assert overview_cells(overview) == {"confidence": (expected["kept_clips"], expected["rejected_clips"], 0),
+                                        "wer": (expected["kept_clips"], expected["rejected_clips"], 0)}
     assert filters.set_bounds(table, recipe, "confidence", -1e9, 1e9)[0] == Recipe()  # both ends: no filter
+
+
+def overview_cells(html: str) -> dict[str, tuple[int, int, int]]:
+    """The overview's small plots: score → (kept, rejected, without a value) as printed under each."""
+    cells = re.findall(r"data-column='([^']+)'.*?<span class='counts'>(.*?)</span></button>", html)
+    return {column: tuple(int(re.search(rf"class='{kind}'>(\d+)<", counts).group(1)) if kind in counts else 0
+                          for kind in ("kept", "rejected", "missing")) for column, counts in cells}
+
+
+def test_binned_counts_match_numpy_histograms():
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.normal(size=997), [np.nan, np.nan, 7.0]])  # NaNs, and a maximum on the last edge
+    table = pd.DataFrame({"id": [f"c{i}" for i in range(1000)], "confidence": values, "rms_db": np.full(1000, np.nan)})
+    kept = rng.random(1000) < 0.6
+    bins = filters.bin_table(table)
+    kept_counts, rejected_counts = bins.counts(kept)
+    edges = np.histogram_bin_edges(values[np.isfinite(values)], filters.BINS)
+    assert bins.columns == ["confidence", "rms_db"] and np.allclose(bins.edges[0], edges)
+    for counts, part in ((kept_counts, kept), (rejected_counts, ~kept)):
+        assert list(counts[0, :-1]) == list(np.histogram(values[part & np.isfinite(values)], edges)[0])
+        assert counts[0, -1] == (part & np.isnan(values)).sum() and counts[1, -1] == part.sum()  # rms_db: no values
+    assert filters.binned(table) is filters.binned(table)  # binned once per table
+
+
+def test_overview_counts_add_up_to_the_totals_and_draw_the_bounds(session):
+    table = session.table.assign(confidence=lambda t: t["confidence"].where(t.index != 0))  # clip 0: no value
+    recipe = Recipe(include_flagged=True).with_bounds("confidence", min=0.5)
+    totals, histogram, _, overview = filters.recipe_views(table, recipe, "wer")
+    kept = kept_mask(table, recipe)
+    cells = overview_cells(overview)
+    assert list(cells) == score_columns(table)
+    for column, (shown_kept, shown_rejected, missing) in cells.items():
+        has_value = table[column].notna().to_numpy()
+        assert (shown_kept, missing) == ((kept & has_value).sum(), (~has_value).sum())
+        assert shown_kept + shown_rejected + missing == len(table)
+    assert f"Kept {kept.sum()} clips" in totals and overview.count("class='bound'") == 1
+    assert "class='cell current' data-column='wer'" in overview and "aria-label='wer:" in histogram
+
+
+def test_the_filter_tab_opens_on_the_recommended_score(session):
+    assert RECOMMENDED in HIGHER_IS_BETTER and RECOMMENDED == "combined"
+    assert default_column(session.table) == "confidence"  # no combined: the registry's first score
+    assert default_column(session.table.assign(combined=0.5)) == "combined"
+    assert default_column(session.table[["id", "status", "duration"]]) is None
+
+
+def test_clicking_a_small_plot_opens_that_score(session):
+    column, low, high, note, histogram, overview = filters.open_column(session.table, Recipe(), "wer")
+    assert column == "wer" and low.label == "Keep clips with wer ≥" and "lower is better" in note
+    assert "aria-label='wer:" in histogram and "class='cell current' data-column='wer'" in overview
+    with pytest.raises(gr.Error, match="no score 'id'"):
+        filters.open_column(session.table, Recipe(), "id")
 
 
 def test_crossed_sliders_keep_the_recipe(session):
     recipe = Recipe().with_bounds("confidence", min=0.5)
-    same, _, _, active = filters.set_bounds(session.table, recipe, "confidence", 0.8, 0.7)
+    same, _, _, active, _ = filters.set_bounds(session.table, recipe, "confidence", 0.8, 0.7)
     assert same == recipe and active.startswith("⚠ **Not applied:** the lower bound 0.8 is above")
 
 
@@ -67,7 +123,8 @@ def test_options_handler_sets_keep_best_flagged_and_combine(session):
 
 def test_controls_follow_a_loaded_recipe(session):
     recipe = Recipe(keep_best=KeepBest("wer", 70), include_flagged=True).with_bounds("confidence", 0.5)
-    low, high, note, combine, flagged, best, percent, totals, _, _ = filters.all_controls(session.table, recipe, "confidence")
+    low, high, note, combine, flagged, best, percent, totals, _, _, _ = filters.all_controls(session.table, recipe,
+                                                                                              "confidence")
     assert low.value == 0.5 and high.value == high.maximum and "higher is better" in note
     assert (combine, flagged, best, percent) == ("all", True, "wer", 70)
 
@@ -219,7 +276,7 @@ def app_url(ui_workspace):
 def page(app_url):
     with browser_page() as page:
         page.goto(app_url)
-        page.wait_for_selector("#filter-plot .js-plotly-plot", timeout=60_000)
+        page.wait_for_selector("#filter-plot svg.histogram", timeout=60_000)
         yield page
 
 
@@ -233,12 +290,52 @@ def test_moving_the_threshold_updates_the_totals_and_histogram(page, ui_workspac
 
     expect(page.locator("#totals")).to_contain_text(f"Kept {expected_kept(ui_workspace, Recipe())} clips")
     page.locator("#filter-min input[type=number]").fill("0.6")
-    kept = expected_kept(ui_workspace, Recipe().with_bounds("confidence", min=0.6))
-    expect(page.locator("#totals")).to_contain_text(f"Kept {kept} clips", timeout=10_000)
-    expect(page.locator("#active-filters")).to_contain_text("confidence ≥ 0.6")
+    recipe = Recipe().with_bounds(RECOMMENDED, min=0.6)
+    expect(page.locator("#totals")).to_contain_text(f"Kept {expected_kept(ui_workspace, recipe)} clips", timeout=10_000)
+    expect(page.locator("#active-filters")).to_contain_text(f"{RECOMMENDED} ≥ 0.6")
+    histogram = page.locator("#filter-plot svg.histogram")
+    expect(histogram).to_have_attribute("data-kept", str(kept_with_value(ui_workspace.table(), recipe, RECOMMENDED)))
+    expect(histogram.locator("line.bound")).to_have_attribute("data-value", "0.6")
     page.locator("#filter-min input[type=range]").press("ArrowRight")  # a keyboard move of the slider itself
-    expect(page.locator("#active-filters")).to_contain_text("confidence ≥ 0.605", timeout=10_000)
+    step = filters.scale(filters.column_values(ui_workspace.table(), RECOMMENDED)).step
+    expect(page.locator("#active-filters")).to_contain_text(f"{RECOMMENDED} ≥ {0.6 + step:.4g}", timeout=10_000)
     page.screenshot(path=str(artifacts / "ui-filter.png"), full_page=True)
+
+
+def kept_with_value(table: pd.DataFrame, recipe: Recipe, column: str) -> int:
+    """Kept clips that have a `column` value: the ones its histograms draw."""
+    return int((kept_mask(table, recipe) & table[column].notna().to_numpy()).sum())
+
+
+def test_the_filter_tab_opens_on_combined_with_every_score_at_a_glance(page, ui_workspace, artifacts):
+    from playwright.sync_api import expect
+
+    table = ui_workspace.table()
+    assert default_column(table) == RECOMMENDED == "combined"
+    expect(page.locator("#filter-column input")).to_have_value(RECOMMENDED)
+    expect(page.locator("#filter-min")).to_contain_text(f"Keep clips with {RECOMMENDED} ≥", timeout=10_000)
+    cells = page.locator("#filter-overview button[data-column]")
+    expect(cells).to_have_count(len(score_columns(table)), timeout=10_000)
+    assert [cells.nth(i).get_attribute("data-column") for i in range(cells.count())] == score_columns(table)
+    shown = overview_cells(page.locator("#filter-overview").inner_html())
+    for column, (kept, rejected, missing) in shown.items():
+        assert (kept, kept + rejected + missing) == (kept_with_value(table, Recipe(), column), len(table)), column
+    expect(page.locator(f"#filter-overview .current[data-column='{RECOMMENDED}']")).to_have_count(1)
+
+    page.locator("#filter-min input[type=number]").fill("0.6")  # the overview follows the recipe
+    recipe = Recipe().with_bounds(RECOMMENDED, min=0.6)
+    small = page.locator(f"#filter-overview [data-column='{RECOMMENDED}']")
+    expect(small.locator(".kept")).to_have_text(str(kept_with_value(table, recipe, RECOMMENDED)), timeout=10_000)
+    expect(small.locator("line.bound")).to_have_count(1)
+    page.screenshot(path=str(artifacts / "ui-filter-overview.png"), full_page=True)
+
+    page.locator("#filter-overview [data-column='confidence']").click()  # a click opens that score
+    expect(page.locator("#filter-column input")).to_have_value("confidence", timeout=10_000)
+    expect(page.locator("#filter-min")).to_contain_text("Keep clips with confidence ≥")
+    expect(page.locator("#filter-plot svg.histogram")).to_have_attribute("aria-label", re.compile("^confidence:"))
+    expect(page.locator("#filter-overview .current")).to_have_attribute("data-column", "confidence")
+    expect(page.locator("#active-filters")).to_contain_text(f"{RECOMMENDED} ≥ 0.6")  # the recipe is unchanged
+    page.screenshot(path=str(artifacts / "ui-filter-overview-click.png"), full_page=True)
 
 
 def test_a_rejected_clip_plays_and_can_be_kept(page, ui_workspace, artifacts):
@@ -246,9 +343,9 @@ def test_a_rejected_clip_plays_and_can_be_kept(page, ui_workspace, artifacts):
 
     page.locator("#filter-min input[type=number]").fill("0.6")
     expect(page.locator("#totals")).to_contain_text(
-        f"Kept {expected_kept(ui_workspace, Recipe().with_bounds('confidence', min=0.6))} clips", timeout=10_000)
+        f"Kept {expected_kept(ui_workspace, Recipe().with_bounds(RECOMMENDED, min=0.6))} clips", timeout=10_000)
     page.get_by_role("tab", name="Review").click()
-    page.locator("#review-table").get_by_text("fails confidence").first.click()
+    page.locator("#review-table").get_by_text(f"fails {RECOMMENDED}").filter(visible=True).first.click()
     clip_id = page.locator("#review-details h3").inner_text(timeout=30_000).strip()
     link = page.locator("#review-audio a.download-link")
     link.wait_for(timeout=30_000)
@@ -269,7 +366,7 @@ def test_save_export_and_reload_restores_the_recipe(page, ui_workspace, artifact
     from playwright.sync_api import expect
 
     page.locator("#filter-min input[type=number]").fill("0.7")
-    recipe = Recipe().with_bounds("confidence", min=0.7)
+    recipe = Recipe().with_bounds(RECOMMENDED, min=0.7)
     expect(page.locator("#totals")).to_contain_text(f"Kept {expected_kept(ui_workspace, recipe)} clips", timeout=10_000)
     page.locator("#save-recipe").click()
     expect(page.locator("#recipe-notice")).to_contain_text("Saved to", timeout=10_000)
@@ -284,7 +381,7 @@ def test_save_export_and_reload_restores_the_recipe(page, ui_workspace, artifact
     page.screenshot(path=str(artifacts / "ui-export.png"), full_page=True)
 
     page.reload()
-    page.wait_for_selector("#filter-plot .js-plotly-plot", timeout=60_000)
+    page.wait_for_selector("#filter-plot svg.histogram", timeout=60_000)
     expect(page.locator("#filter-min input[type=number]")).to_have_value("0.7", timeout=10_000)
     expect(page.locator("#totals")).to_contain_text(f"Kept {expected_kept(ui_workspace, recipe)} clips")
     expect(page.locator("#recipe-notice")).to_contain_text("Loaded")

@@ -47,7 +47,7 @@ def test_threshold_slider_changes_the_totals_and_the_session_recipe(client, map_
     endpoint = "/set_lower_bound"
     before = client.predict("confidence", 0.0, 10.0, api_name=endpoint)[0]
     assert f"Kept {int(kept_mask(table, Recipe()).sum())} clips" in before
-    totals, _, active = client.predict("confidence", 0.6, 10.0, api_name=endpoint)
+    totals, _, active, _ = client.predict("confidence", 0.6, 10.0, api_name=endpoint)
     recipe = Recipe().with_bounds("confidence", min=0.6)
     assert totals != before and f"Kept {int(kept_mask(table, recipe).sum())} clips" in totals
     assert "`confidence` ≥ 0.6" in active

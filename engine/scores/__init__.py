@@ -16,3 +16,4 @@ MODULES = (confidence, combined, entropy, whisper_rules, language, speaking_rate
            reference_wer)
 HIGHER_IS_BETTER: dict[str, bool | None] = {col: d for m in MODULES for col, d in m.COLUMNS.items()}
 REFERENCE_COLUMNS = tuple(reference_wer.COLUMNS)  # need human references; never label-free inputs
+RECOMMENDED = "combined"  # the score to filter on first: the best label-free ranking in docs/study.md
