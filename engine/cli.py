@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from engine.distill_config import PRECISIONS, STUDENT_KINDS, DistillConfig
+from engine.distill_config import CHECKS_PER_RUN, PRECISIONS, STUDENT_KINDS, DistillConfig
 from engine.extras import EXTRAS
 from engine.mapping import FIT_ROWS, MAP_EMBEDDINGS
 from engine.prepare import cached_workspaces
@@ -256,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
            "cached once (default: on CPU yes, on CUDA no)")
     option("precision", choices=PRECISIONS, help="autocast precision; auto = bf16/fp16 on CUDA, float32 on CPU")
     option("heldout_fraction", type=float, help="kept clips held out for evaluation")
-    option("eval_every", type=int, help="steps between held-out evaluations")
+    option("eval_every", type=int, help=f"steps between held-out checks (default: {CHECKS_PER_RUN} in the run)")
     option("patience", type=int, help="stop after this many held-out checks without a better student (fewer "
            "looping transcripts, then lower WER against the labels, then lower loss); 0: train to the end")
     option("evaluate", action=argparse.BooleanOptionalAction, help="end with teacher vs student on the held-out clips "

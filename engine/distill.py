@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.atomic import atomic_path, write_text_atomic
-from engine.distill_config import DistillConfig
+from engine.distill_config import CHECKS_PER_RUN, DistillConfig
 from engine.distill_data import (CACHES, ENCODER, FEATURES, IGNORE, Batch, TeacherCache, cache_entries, fill_cache,
                                  heldout_split, kept_targets, store_key)
 from engine.jobs import (BEST, CHECKPOINT, CONFIG, EVAL, METRICS, RUNS, STATUS, STUDENT, STUDENT_CT2, RunFiles,
@@ -318,6 +318,7 @@ def _train(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: 
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     max_steps = total_steps(config, len(train), accelerator.num_processes)
     warmup = int(round(config.warmup_fraction * max_steps))
+    eval_every = config.eval_every or max(1, max_steps // CHECKS_PER_RUN)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, warmup, max_steps))
 
     # ---- resume ----
@@ -370,7 +371,7 @@ def _train(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: 
         recent = (recent + [time.perf_counter() - started])[-20:]
         info = replace(info, step=step, loss=loss, ce=ce, kl=kl, lr=lr, eta_seconds=float(np.mean(recent)) * (max_steps - step))
         files.metric(step=step, loss=loss, ce=ce, kl=kl, lr=lr, seconds=recent[-1])
-        if main and len(held) and (step % config.eval_every == 0 or step == max_steps):
+        if main and len(held) and (step % eval_every == 0 or step == max_steps):
             info = _held_out_step(unwrapped, cache, held, config, processor.tokenizer, accelerator, tracker, info, run, files)
         files.status(info)
         if step % config.checkpoint_every == 0 or step == max_steps:

@@ -8,6 +8,7 @@ import yaml
 
 PRECISIONS = ("auto", "no", "bf16", "fp16")
 STUDENT_KINDS = ("pruned", "smaller")
+CHECKS_PER_RUN = 10  # held-out checks in a run without --eval-every
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class DistillConfig:
     precision: str = "auto"  # auto (bf16/fp16 on CUDA, fp32 on CPU) | no | bf16 | fp16
     # evaluation and checkpoints
     heldout_fraction: float = 0.1
-    eval_every: int = 50
+    eval_every: int | None = None  # steps between held-out checks; None: CHECKS_PER_RUN evenly spread
     patience: int = 3  # stop after this many held-out checks without a better student (0: never stop early)
     evaluate: bool = True  # at the end, teacher vs student on the held-out clips (eval.json)
     checkpoint_every: int = 50
@@ -47,9 +48,9 @@ class DistillConfig:
     teacher: str | None = None  # CTranslate2 or transformers folder; None: the bundled Whisper base
 
     def __post_init__(self) -> None:
-        positive = {"batch_size": self.batch_size, "grad_accum": self.grad_accum, "eval_every": self.eval_every,
+        positive = {"batch_size": self.batch_size, "grad_accum": self.grad_accum,
                     "checkpoint_every": self.checkpoint_every, "topk": self.topk,
-                    **{name: getattr(self, name) for name in ("decoder_layers", "encoder_layers")
+                    **{name: getattr(self, name) for name in ("decoder_layers", "encoder_layers", "eval_every")
                        if getattr(self, name) is not None}}
         for name, value in positive.items():
             if not isinstance(value, int) or value < 1:
