@@ -47,6 +47,7 @@ STUDENTS = {  # name → DistillConfig options
     "pruned (4 decoder layers)": {"student": "pruned", "decoder_layers": 4},
     "smaller: tiny.en": {"student": "smaller"},
     "smaller: tiny.en (2 decoder layers)": {"student": "smaller", "decoder_layers": 2},
+    "smaller: tiny.en, lr 1e-5": {"student": "smaller", "lr": 1e-5},
 }
 TARGET_SPEEDUP = 2.0  # the bar: at least this much faster than the teacher...
 TARGET_WER_POINTS = 2.0  # ...at a test WER at most this many points above the teacher's

@@ -303,7 +303,7 @@ def _train(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: 
            should_stop: Callable[[], bool] | None) -> DistillResult:
     device, main = accelerator.device, accelerator.is_main_process
     tracker = BestTracker(config.patience)
-    stop = _stopper(run, should_stop, accelerator, tracker.converged)
+    stop = _stopper(run, should_stop, accelerator, lambda: tracker.converged())  # the tracker a resume loads
     torch.manual_seed(config.seed)
     prepared = _prepare(ws, config, run, accelerator, files, should_stop)
     if prepared is None:
@@ -348,6 +348,8 @@ def _train(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: 
 
     # ---- the loop ----
     info = StepInfo("training", step, max_steps, message="training")
+    if main and len(held) and step == 0:  # the starting point is a candidate: training must beat it
+        info = _held_out_step(unwrapped, cache, held, config, processor.tokenizer, accelerator, tracker, info, run, files)
     recent: list[float] = []
     reason = None
     while step < max_steps:
