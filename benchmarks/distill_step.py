@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from engine.distill import DistillConfig, kd_loss, student_logits
-from engine.distill_data import ENCODER, FEATURES, TeacherCache, cache_entries, fill_cache, kept_targets
+from engine.distill_data import ENCODER, FEATURES, Pair, TeacherCache, cache_entries, fill_cache, kept_targets
 from engine.jobs import EVAL, STUDENT_CT2, list_runs
 from engine.workspace import Workspace
 
@@ -54,8 +54,9 @@ def training_steps(ws: Workspace, batch_size: int, steps: int) -> dict[str, floa
         for kind, freeze in ((FEATURES, False), (ENCODER, True)):
             student = student_from_teacher(teacher, 2).train()
             student.model.encoder.requires_grad_(not freeze)
-            entries, _ = cache_entries(rows, processor.tokenizer, teacher.config, student.config)
-            fill_cache(entries, Path(tmp) / kind, teacher, student, processor, 32, kind)
+            pair = Pair(teacher, student, (processor, processor), shares_encoder=True)
+            entries, _ = cache_entries(rows, pair.tokenizers, (teacher.config, student.config))
+            fill_cache(entries, Path(tmp) / kind, pair, 32, kind)
             cache = TeacherCache(Path(tmp) / kind, entries, kind)
             result[kind] = seconds_per_step(student, cache.batch(np.arange(len(cache))), kind, steps)
     return result

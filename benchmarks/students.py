@@ -47,7 +47,7 @@ STUDENTS = {  # name → DistillConfig options
     "pruned (4 decoder layers)": {"student": "pruned", "decoder_layers": 4},
     "smaller: tiny.en": {"student": "smaller"},
     "smaller: tiny.en (2 decoder layers)": {"student": "smaller", "decoder_layers": 2},
-    "smaller: tiny.en, lr 1e-5": {"student": "smaller", "lr": 1e-5},
+    "smaller: tiny.en (lr 1e-5)": {"student": "smaller", "lr": 1e-5},
 }
 TARGET_SPEEDUP = 2.0  # the bar: at least this much faster than the teacher...
 TARGET_WER_POINTS = 2.0  # ...at a test WER at most this many points above the teacher's
@@ -151,21 +151,21 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=200, help="training budget cap in steps")
     parser.add_argument("--eval-every", type=int, default=25, help="steps between held-out checks")
     parser.add_argument("--patience", type=int, default=3, help="held-out checks without a better student before stopping")
-    parser.add_argument("--students", default=",".join(STUDENTS), help="comma-separated names from STUDENTS")
+    parser.add_argument("--students", default=";".join(STUDENTS), help="names from STUDENTS, separated by ;")
     parser.add_argument("--test-clips", type=int, default=0, help="decode the first N English test clips (0: all)")
     parser.add_argument("--report", type=Path, default=None, help="write the Markdown report here")
     parser.add_argument("--smoke", action="store_true", help=f"tiny run: {SMOKE}")
     args = parser.parse_args()
     if args.smoke:
         args.size, args.max_steps, args.eval_every, args.test_clips = (SMOKE[k] for k in ("size", "max_steps", "eval_every", "test_clips"))
-        args.students = ",".join(SMOKE["students"])
+        args.students = ";".join(SMOKE["students"])
     corpus = args.corpus or args.out / "corpus"
     if not (corpus / "corpus.json").is_file():
         study_corpus.build(corpus, args.size, args.seed, study_corpus.cache_dir() / "downloads")
     ws = Workspace(args.out / "ws")
     print(score(corpus / "pool" / "manifest.jsonl", ws.root).line(), flush=True)
     train = budget(args)
-    runs = {name: trained(ws, name, STUDENTS[name], train) for name in args.students.split(",")}
+    runs = {name: trained(ws, name, STUDENTS[name], train) for name in args.students.split(";")}
     models = {"teacher": (default_teacher_dir(), resolve_hf_dir(None)),
               f"{TINY_EN} untouched": (tiny_en_dir(), student_source_dir(None)),
               **{name: (r["run"] / STUDENT_CT2, r["run"] / STUDENT) for name, r in runs.items()}}

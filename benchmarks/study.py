@@ -79,7 +79,7 @@ def distilled(ws: Workspace, name: str, recipe: Recipe, steps: int, decoder_laye
     """Distil (or resume) the student for one recipe; returns its run folder."""
     path = ws.path("reports") / "recipes" / f"{slug(name)}.yaml"
     write_text_atomic(path, recipe.to_yaml())
-    config = DistillConfig(max_steps=steps, decoder_layers=decoder_layers, recipe=str(path), seed=seed,
+    config = DistillConfig(student="pruned", max_steps=steps, decoder_layers=decoder_layers, recipe=str(path), seed=seed,
                            evaluate=False, eval_every=max(1, steps // 5),  # the test set evaluates each student
                            checkpoint_every=max(1, steps // 5))
     run = ws.path("runs") / f"study-{slug(name)}"

@@ -171,7 +171,11 @@ def build(ws: Workspace, app: gr.Blocks) -> DistillTab:
 
     default = resolved(DistillConfig(), cuda=torch.cuda.is_available())
     gr.Markdown("Trains a smaller Whisper (the student) on the kept clips' pseudo-labels, with the teacher's "
-                "output distribution as soft targets. The same from a shell: `whisper-curator distill WS`.")
+                "output distribution as soft targets. The same from a shell: `whisper-curator distill WS`. "
+                "The default student is Whisper tiny.en distilled from the teacher (English clips): in "
+                "docs/students.md it is the only kind at least twice as fast as the teacher without looping "
+                "transcripts, and a run keeps its starting weights unless a held-out check finds better ones.",
+                elem_id="distill-intro")
     kept = gr.Markdown(elem_id="distill-kept")
     with gr.Row():
         name = gr.Textbox(new_run_name(), label="Run name (an earlier, unfinished run's name resumes it)",

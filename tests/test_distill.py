@@ -25,7 +25,7 @@ from tests.conftest import DEMO_MANIFEST, copy_workspace
 
 STEPS = 8
 # A few kept clips keep the teacher pass short; the whole train split is one batch, so every step sees it.
-COMMON = ["--lr", "3e-4", "--heldout-fraction", "0.25", "--checkpoint-every", "2", "--eval-every", "4"]
+COMMON = ["--student", "pruned", "--lr", "3e-4", "--heldout-fraction", "0.25", "--checkpoint-every", "2", "--eval-every", "4"]
 TINY = ["--max-steps", str(STEPS), "--batch-size", "6", *COMMON]
 
 
