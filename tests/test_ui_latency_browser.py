@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import sys
 
-from engine.demo import ROOT
+from tests.conftest import ROOT
 from engine.scores import RECOMMENDED
 
 sys.path.insert(0, str(ROOT))  # benchmarks/ is a folder of scripts, not an installed package
