@@ -71,7 +71,8 @@ def trained(ws: Workspace, name: str, options: dict, train: dict) -> dict:
     checks = [m for m in metrics if "eval_wer" in m]
     best = min(checks, key=lambda m: (m["eval_loops"], m["eval_wer"], m["eval_loss"])) if checks else {}
     return {"run": run, "train_seconds": sum(m.get("seconds", 0.0) for m in metrics if "loss" in m),
-            "steps": result.steps, "heldout_wer": best.get("eval_wer"), "wall_seconds": time.perf_counter() - started}
+            "steps": result.steps, "best_step": best.get("step"), "heldout_wer": best.get("eval_wer"),
+            "wall_seconds": time.perf_counter() - started}
 
 
 def english_test_clips(corpus: Path, limit: int) -> pd.DataFrame:
@@ -115,14 +116,16 @@ def report(table: pd.DataFrame, context: dict) -> str:
              f"voices), decoded by CTranslate2 int8 greedy on {context['threads']} CPU threads, every model in "
              "the same run.", "",
              "| model | parameters | on disk | RTFx | speed-up | test WER | loops | held-out WER vs labels | "
-             "steps | train time |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "steps trained (kept) | train time |", "|---|---|---|---|---|---|---|---|---|---|"]
     for row in table.itertuples():
         heldout = "–" if pd.isna(row.heldout_wer) else f"{row.heldout_wer:.3f}"
-        steps = "–" if pd.isna(row.steps) else f"{int(row.steps)}"
+        steps = "–" if pd.isna(row.steps) else f"{int(row.steps)} ({int(row.best_step)})"
         train = "–" if pd.isna(row.train_seconds) else f"{row.train_seconds / 60:.1f} min"
         lines.append(f"| {row.model} | {row.parameters_m:.1f} M | {row.disk_mb:.0f} MB | {row.rtfx:.1f} | "
                      f"{row.speedup:.2f}× | {row.wer:.3f} | {row.loops} | {heldout} | {steps} | {train} |")
-    lines += ["", *goal_lines(table, teacher)]
+    lines += ["", "Steps (kept): the step whose held-out check was best; 0 means training never beat the starting "
+              "weights and the student ships as it started. RTFx moves with the machine's load: rows of the "
+              "same model differ by that much.", "", *goal_lines(table, teacher)]
     return "\n".join(lines) + "\n"
 
 
