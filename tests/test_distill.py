@@ -382,8 +382,8 @@ def test_a_looping_student_is_not_usable():
 def smaller_run(tiny):
     """`whisper-curator distill --student smaller` (tiny.en) for a few steps on the tiny kept set."""
     ws, recipe = tiny
-    command = _cli("distill", str(ws.root), "--out", "smaller", "--recipe", str(recipe), "--student", "smaller",
-                   "--max-steps", "3", "--batch-size", "6", *COMMON)
+    command = _cli("distill", str(ws.root), "--out", "smaller", "--recipe", str(recipe), *COMMON,
+                   "--student", "smaller", "--max-steps", "3", "--batch-size", "6")  # the last --student counts
     done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
     return ws.path("runs") / "smaller", done.stdout
