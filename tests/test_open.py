@@ -13,7 +13,7 @@ import pytest
 from curator.scoring import ScoringState, Server, Stopped, failure_sentence, progress_html
 from engine.demo import DEMO_MANIFEST
 from engine.prepare import WORKSPACES, needs_scoring, workspace_for
-from tests.browser import browser_page, free_port, served
+from tests.browser import FILTER_HISTOGRAM, browser_page, free_port, served
 from tests.conftest import dummy_clip, dummy_workspace
 
 LIVE_STAGES = re.compile("scoring with the teacher|adding label-free scores|opening the app")
@@ -109,6 +109,6 @@ def test_an_unscored_folder_shows_progress_then_the_app(tmp_path, artifacts):
         page.screenshot(path=str(artifacts / "open-scoring.png"), full_page=True)
         page.wait_for_selector("#summary", timeout=240_000)
         expect(page.locator("#summary")).to_contain_text(f"{len(CLIPS)} clips")
-        page.wait_for_selector("#filter-plot .js-plotly-plot", timeout=60_000)
+        page.wait_for_selector(FILTER_HISTOGRAM, timeout=60_000)
         page.screenshot(path=str(artifacts / "open-app.png"), full_page=True)
     assert (tmp_path / "ws" / "scores.parquet").is_file()

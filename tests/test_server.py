@@ -19,7 +19,7 @@ from curator.app import launch
 from tests.conftest import ROOT
 from engine.recipe import load_recipe
 from engine.workspace import Clip, Workspace
-from tests.browser import browser_page, free_port, served
+from tests.browser import FILTER_HISTOGRAM, browser_page, free_port, served
 from tests.conftest import dummy_workspace
 
 SECRET = "TOP-SECRET-7c1e"
@@ -178,7 +178,7 @@ def test_two_browser_sessions_saving_one_recipe_see_each_others_saves(tmp_path):
         second = first.context.browser.new_page()  # a new browser context: another session
         for page in (first, second):
             page.goto(url)
-            page.wait_for_selector("#filter-plot svg.histogram", timeout=60_000)
+            page.wait_for_selector(FILTER_HISTOGRAM, timeout=60_000)
         first.locator("#filter-min input[type=number]").fill("0.7")
         first.locator("#save-recipe").click()
         expect(first.locator("#recipe-notice")).to_contain_text("Saved to", timeout=15_000)

@@ -23,7 +23,7 @@ from engine.distill import DistillConfig
 from engine.mapping import read_map
 from engine.recipe import KeepBest, Recipe, kept_mask, load_recipe, save_recipe, selection_summary
 from engine.scores import HIGHER_IS_BETTER, RECOMMENDED
-from tests.browser import browser_page, served
+from tests.browser import FILTER_HISTOGRAM, browser_page, served
 from tests.conftest import copy_workspace, dummy_workspace
 from tests.test_mapping import with_embedding
 from tests.test_ui_client import place_on_a_line, workspace_with_map
@@ -276,7 +276,7 @@ def app_url(ui_workspace):
 def page(app_url):
     with browser_page() as page:
         page.goto(app_url)
-        page.wait_for_selector("#filter-plot svg.histogram", timeout=60_000)
+        page.wait_for_selector(FILTER_HISTOGRAM, timeout=60_000)
         yield page
 
 
@@ -293,7 +293,7 @@ def test_moving_the_threshold_updates_the_totals_and_histogram(page, ui_workspac
     recipe = Recipe().with_bounds(RECOMMENDED, min=0.6)
     expect(page.locator("#totals")).to_contain_text(f"Kept {expected_kept(ui_workspace, recipe)} clips", timeout=10_000)
     expect(page.locator("#active-filters")).to_contain_text(f"{RECOMMENDED} ≥ 0.6")
-    histogram = page.locator("#filter-plot svg.histogram")
+    histogram = page.locator(FILTER_HISTOGRAM)
     expect(histogram).to_have_attribute("data-kept", str(kept_with_value(ui_workspace.table(), recipe, RECOMMENDED)))
     expect(histogram.locator("line.bound")).to_have_attribute("data-value", "0.6")
     page.locator("#filter-min input[type=range]").press("ArrowRight")  # a keyboard move of the slider itself
@@ -332,7 +332,7 @@ def test_the_filter_tab_opens_on_combined_with_every_score_at_a_glance(page, ui_
     page.locator("#filter-overview [data-column='confidence']").click()  # a click opens that score
     expect(page.locator("#filter-column input")).to_have_value("confidence", timeout=10_000)
     expect(page.locator("#filter-min")).to_contain_text("Keep clips with confidence ≥")
-    expect(page.locator("#filter-plot svg.histogram")).to_have_attribute("aria-label", re.compile("^confidence:"))
+    expect(page.locator(FILTER_HISTOGRAM)).to_have_attribute("aria-label", re.compile("^confidence:"))
     expect(page.locator("#filter-overview .current")).to_have_attribute("data-column", "confidence")
     expect(page.locator("#active-filters")).to_contain_text(f"{RECOMMENDED} ≥ 0.6")  # the recipe is unchanged
     page.screenshot(path=str(artifacts / "ui-filter-overview-click.png"), full_page=True)
@@ -381,7 +381,7 @@ def test_save_export_and_reload_restores_the_recipe(page, ui_workspace, artifact
     page.screenshot(path=str(artifacts / "ui-export.png"), full_page=True)
 
     page.reload()
-    page.wait_for_selector("#filter-plot svg.histogram", timeout=60_000)
+    page.wait_for_selector(FILTER_HISTOGRAM, timeout=60_000)
     expect(page.locator("#filter-min input[type=number]")).to_have_value("0.7", timeout=10_000)
     expect(page.locator("#totals")).to_contain_text(f"Kept {expected_kept(ui_workspace, recipe)} clips")
     expect(page.locator("#recipe-notice")).to_contain_text("Loaded")
@@ -434,7 +434,7 @@ def drawn_ids(page) -> set[str]:
 
 def choose_map_tab(page) -> None:
     """Once a (re)loaded page has drawn its first tab, choose the Map tab."""
-    page.wait_for_selector("#filter-plot .js-plotly-plot", timeout=60_000)
+    page.wait_for_selector(FILTER_HISTOGRAM, timeout=60_000)
     page.get_by_role("tab", name="Map").click()
 
 
