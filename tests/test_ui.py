@@ -448,8 +448,8 @@ def test_a_workspace_without_a_map_makes_one_from_the_map_tab(tmp_path, artifact
         expect(page.locator("#map-missing")).to_contain_text(f"whisper-curator map {ws.root}")
         page.screenshot(path=str(artifacts / "ui-map-missing.png"), full_page=True)
         page.locator("#map-make").click()
-        expect(page.locator("#map-missing")).to_contain_text("Making the map", timeout=30_000)  # the progress bar
-        page.screenshot(path=str(artifacts / "ui-map-progress.png"), full_page=True)
+        # The progress bar ("Making the map", engine steps tested in test_mapping) can be gone before a check
+        # sees it: on 6 clips with UMAP already compiled the map takes well under a second.
         page.wait_for_selector("#map-plot .js-plotly-plot", timeout=120_000)
         assert drawn_ids(page) == set(ws.read_scores()["id"]) == set(read_map(ws)["id"])
         expect(page.locator("#map-make")).to_be_hidden()
