@@ -244,9 +244,9 @@ def _records(rows: pd.DataFrame) -> list[dict]:
 def _student_identity(config: DistillConfig, kind: str, source: Path) -> str:
     """What a cache entry depends on of the student: its vocabulary, and its encoder when the entry stores
     encoder outputs."""
-    from engine.distill_data import _weights_identity
+    from engine.distill_data import weights_identity
 
-    identity = [config.student, _weights_identity(source) if config.student != "pruned" else None]
+    identity = [config.student, weights_identity(source) if config.student != "pruned" else None]
     return json.dumps(identity + [config.encoder_layers if kind == ENCODER else None])
 
 
@@ -280,7 +280,8 @@ def _prepare(ws: Workspace, config: DistillConfig, run: Path, accelerator, files
         files.log(f"caching the teacher on {missing} of {len(entries)} kept clips ({kind} inputs, "
                   f"top-{config.topk} logits) in {store}")
         files.status(StepInfo("preparing", message=f"teacher pass on {missing} clips"))
-        teacher.to(device), student.to(device)
+        teacher.to(device)
+        student.to(device)
         unreadable = fill_cache(
             entries, store, pair, config.topk, kind, str(device), config.batch_size,
             progress=lambda done, n: files.status(StepInfo("preparing", message=f"teacher pass: {done}/{n} clips")),

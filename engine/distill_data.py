@@ -66,7 +66,8 @@ def target_tokens(tokenizer, text: str, lang: str | None, multilingual: bool, ma
     return prompt + label[:room] + [token("<|endoftext|>")]
 
 
-def _weights_identity(model_dir: Path) -> list:
+def weights_identity(model_dir: Path) -> list:
+    """Path, size and mtime of each safetensors file in a transformers folder."""
     weights = sorted(Path(model_dir).glob("*.safetensors"))
     return [(str(w.resolve()), w.stat().st_size, w.stat().st_mtime_ns) for w in weights]
 
@@ -75,7 +76,7 @@ def store_key(teacher_dir: Path, topk: int, kind: str, student: str) -> str:
     """Name of the cache store: a hash of what every entry depends on besides its clip. `student` names
     what the stored inputs and token ids depend on (its encoder when they are encoder outputs, its
     vocabulary always)."""
-    identity = {"format": CACHE_FORMAT, "teacher": _weights_identity(teacher_dir), "topk": topk, "kind": kind,
+    identity = {"format": CACHE_FORMAT, "teacher": weights_identity(teacher_dir), "topk": topk, "kind": kind,
                 "student": student}
     return hashlib.sha1(json.dumps(identity).encode()).hexdigest()[:16]
 
@@ -226,6 +227,11 @@ class Pair:
     def vocabulary(self) -> np.ndarray:
         return vocabulary_map(*self.tokenizers)
 
+    @cached_property
+    def unknown(self) -> torch.Tensor:
+        """Teacher token ids the student has no token for."""
+        return torch.from_numpy(self.vocabulary < 0)
+
 
 def fill_cache(entries: list[Entry], store: str | Path, pair: Pair, topk: int, kind: str,
                device: str = "cpu", batch_size: int = 8, progress: Callable[[int, int], None] | None = None,
@@ -265,8 +271,7 @@ def student_targets(entry: Entry, teacher_logits: torch.Tensor, pair: Pair, topk
     """The teacher's top-k logits at each row the student predicts, over the tokens the student also has,
     ids in the student's vocabulary; kd_mask is False on rows with no aligned teacher row."""
     rows = aligned_rows(entry, pair.tokenizers)
-    known = torch.from_numpy(pair.vocabulary >= 0)
-    top = teacher_logits.masked_fill(~known, float("-inf")).topk(topk, dim=-1)
+    top = teacher_logits.masked_fill(pair.unknown, float("-inf")).topk(topk, dim=-1)
     mask = rows >= 0
     values = np.zeros((len(rows), topk), np.float16)
     ids = np.zeros((len(rows), topk), np.int32)
@@ -281,8 +286,10 @@ def _teacher_pass(pair: Pair, samples: list[np.ndarray], seqs: list[list[int]], 
     """(the student's inputs: encoder outputs or features; per-clip teacher logits (len - 1, vocab) in
     float32), on the CPU."""
     teacher, student = pair.teacher, pair.student
-    feats = [p.feature_extractor(samples, sampling_rate=SAMPLE_RATE, return_tensors="pt").input_features
-             for p in pair.processors]
+    extractors = [p.feature_extractor for p in pair.processors]
+    feats = [extractors[0](samples, sampling_rate=SAMPLE_RATE, return_tensors="pt").input_features]
+    same = extractors[1].to_dict() == extractors[0].to_dict()  # a pruned student, or another 80-mel Whisper
+    feats.append(feats[0] if same else extractors[1](samples, sampling_rate=SAMPLE_RATE, return_tensors="pt").input_features)
     x = feats[0].to(device, next(teacher.parameters()).dtype)
     encoded = teacher.model.encoder(input_features=x).last_hidden_state
     length = max(len(s) for s in seqs) - 1
