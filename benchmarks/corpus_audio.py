@@ -26,7 +26,7 @@ import soundfile as sf
 import soxr
 from scipy.signal import butter, fftconvolve, sosfilt
 
-from engine.audio import SAMPLE_RATE
+from engine.io.audio import SAMPLE_RATE
 
 PEAK_LIMIT = 0.99
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.distill import DistillConfig, kd_loss, student_logits
-from engine.distill_data import ENCODER, FEATURES, Pair, TeacherCache, cache_entries, fill_cache, kept_targets
-from engine.jobs import EVAL, STUDENT_CT2, list_runs
-from engine.workspace import Workspace
+from engine.distill.data import ENCODER, FEATURES, Pair, TeacherCache, cache_entries, fill_cache, kept_targets
+from engine.distill.jobs import EVAL, STUDENT_CT2, list_runs
+from engine.distill.train import DistillConfig, kd_loss, student_logits
+from engine.io.workspace import Workspace
 
 
 def seconds_per_step(student, batch, kind: str, steps: int) -> float:
@@ -42,8 +42,8 @@ def seconds_per_step(student, batch, kind: str, steps: int) -> float:
 def training_steps(ws: Workspace, batch_size: int, steps: int) -> dict[str, float]:
     from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
-    from engine.convert import hf_teacher_dir
-    from engine.student import student_from_teacher
+    from engine.distill.student import student_from_teacher
+    from engine.teacher.convert import hf_teacher_dir
 
     teacher_dir = hf_teacher_dir()
     processor = WhisperProcessor.from_pretrained(teacher_dir)
@@ -64,9 +64,9 @@ def training_steps(ws: Workspace, batch_size: int, steps: int) -> dict[str, floa
 
 def decoding(ws: Workspace, run: Path) -> dict[str, tuple[float, int]]:
     """Model → (RTFx, transcripts cut at the token limit) on the workspace's ok clips."""
-    from engine.audio import load_audio
-    from engine.evaluate import transcripts
-    from engine.teacher import resolve_teacher_dir
+    from engine.distill.evaluate import transcripts
+    from engine.io.audio import load_audio
+    from engine.teacher.models import resolve_teacher_dir
 
     rows = ws.table().query("status == 'ok'")
     waveforms = [load_audio(p).samples for p in rows["audio_filepath"]]

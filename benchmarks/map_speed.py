@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.mapping import AUDIO_EMBEDDINGS, FIT_ROWS, audio_map
-from engine.workspace import Workspace, write_array_atomic
+from engine.analysis.mapping import AUDIO_EMBEDDINGS, FIT_ROWS, audio_map
+from engine.io.workspace import Workspace, write_array_atomic
 
 DIM = 512  # Whisper base's encoder width
 CLUSTERS = 40

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks.corpus_audio import espeak_audio, require_espeak_ng
-from engine.phonemes import heard_units, load_model, text_units
+from engine.extras.phonemes import heard_units, load_model, text_units
 from engine.scores.phoneme_proxy import phoneme_error_rate
 
 SENTENCES = {

@@ -18,13 +18,15 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from engine.audio import load_audio
-from engine.extras import ExtraOptions, scorable
-from engine.proxy import load_proxy, proxy_columns, proxy_texts
+from engine.extras import ExtraOptions
+from engine.extras.proxy import load_proxy, proxy_columns, proxy_texts
+from engine.io.audio import load_audio
+from engine.io.workspace import Workspace
 from engine.scores import reference_wer
-from engine.teacher import CT2Teacher, TeacherOptions
+from engine.scoring.extras import scorable
+from engine.teacher.ct2 import CT2Teacher
+from engine.teacher.options import TeacherOptions
 from engine.text import normalize
-from engine.workspace import Workspace
 
 GOOD_WER = 0.2
 

@@ -27,10 +27,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests package, when run as a script
 
-from engine.workspace import SCORES, SHARDS  # noqa: E402
+from engine.io.workspace import SCORES, SHARDS  # noqa: E402
 from tests import drills  # noqa: E402
-from tests.conftest import ROOT  # noqa: E402
 from tests.bad_inputs import write_corpus  # noqa: E402
+from tests.conftest import ROOT  # noqa: E402
 from tests.test_bad_input import assert_good_rows_identical, check_row, scored  # noqa: E402
 from tests.test_resume import finished_shards, score_command  # noqa: E402
 

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.audio import load_audio
 from engine.demo import DEMO_MANIFEST
-from engine.models import default_teacher_dir
+from engine.io.audio import load_audio
+from engine.teacher.models import default_teacher_dir
 
 
 def benchmark_clips(n: int) -> list[dict]:
@@ -49,7 +49,7 @@ def naive_route(clips: list[dict], threads: int) -> None:
     from faster_whisper.vad import get_speech_timestamps
     from transformers import WhisperForConditionalGeneration, WhisperProcessor, pipeline
 
-    from engine.convert import hf_teacher_dir
+    from engine.teacher.convert import hf_teacher_dir
 
     torch.set_num_threads(threads)
     folder = hf_teacher_dir()
@@ -71,8 +71,8 @@ def naive_route(clips: list[dict], threads: int) -> None:
 
 
 def curator_score(clips: list[dict], threads: int, window: str = "full") -> None:
-    from engine.pipeline import score
-    from engine.teacher import TeacherOptions
+    from engine.scoring.pipeline import score
+    from engine.teacher.options import TeacherOptions
 
     with tempfile.TemporaryDirectory() as folder:
         manifest = Path(folder) / "manifest.jsonl"

@@ -31,16 +31,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import study_corpus  # noqa: E402
 from study import slug  # noqa: E402
 
-from engine.atomic import write_text_atomic  # noqa: E402
-from engine.audio import load_audio  # noqa: E402
-from engine.distill import DistillConfig, distill  # noqa: E402
-from engine.evaluate import corpus_wer, folder_megabytes, manifest_clips, parameter_count, transcripts  # noqa: E402
-from engine.jobs import METRICS, STUDENT, STUDENT_CT2  # noqa: E402
-from engine.models import TINY_EN, default_teacher_dir, tiny_en_dir  # noqa: E402
-from engine.pipeline import score  # noqa: E402
-from engine.student import student_source_dir  # noqa: E402
-from engine.torch_teacher import resolve_hf_dir  # noqa: E402
-from engine.workspace import Workspace  # noqa: E402
+from engine.distill.evaluate import corpus_wer, folder_megabytes, manifest_clips, parameter_count, transcripts  # noqa: E402
+from engine.distill.jobs import METRICS, STUDENT, STUDENT_CT2  # noqa: E402
+from engine.distill.student import student_source_dir  # noqa: E402
+from engine.distill.train import DistillConfig, distill  # noqa: E402
+from engine.io.atomic import write_text_atomic  # noqa: E402
+from engine.io.audio import load_audio  # noqa: E402
+from engine.io.workspace import Workspace  # noqa: E402
+from engine.scoring.pipeline import score  # noqa: E402
+from engine.teacher.convert import resolve_hf_dir  # noqa: E402
+from engine.teacher.models import TINY_EN, default_teacher_dir, tiny_en_dir  # noqa: E402
 
 STUDENTS = {  # name → DistillConfig options
     "pruned (2 decoder layers)": {"student": "pruned", "decoder_layers": 2},

@@ -31,18 +31,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import study_corpus  # noqa: E402
 
-from engine.atomic import write_bytes_atomic, write_text_atomic  # noqa: E402
-from engine.audio import load_audio  # noqa: E402
-from engine.distill import DistillConfig, distill  # noqa: E402
-from engine.evaluate import corpus_wer, manifest_clips, parameter_count, transcribe  # noqa: E402
-from engine.extras import add_scores, extra_names  # noqa: E402
-from engine.models import default_teacher_dir  # noqa: E402
-from engine.pipeline import score  # noqa: E402
-from engine.torch_teacher import resolve_hf_dir  # noqa: E402
-from engine.recipe import KeepBest, Recipe, kept_mask  # noqa: E402
-from engine.validate import (NO_FILTER, ORACLE, Validation, figures, markdown, markdown_table, validate,  # noqa: E402
-                             validate_workspace)
-from engine.workspace import Workspace  # noqa: E402
+from engine.analysis.validate import (  # noqa: E402
+    NO_FILTER,
+    ORACLE,
+    Validation,
+    figures,
+    markdown,
+    markdown_table,
+    validate,
+    validate_workspace,
+)
+from engine.distill.evaluate import corpus_wer, manifest_clips, parameter_count, transcribe  # noqa: E402
+from engine.distill.train import DistillConfig, distill  # noqa: E402
+from engine.extras import extra_names
+from engine.io.atomic import write_bytes_atomic, write_text_atomic  # noqa: E402
+from engine.io.audio import load_audio  # noqa: E402
+from engine.io.recipe import KeepBest, Recipe, kept_mask  # noqa: E402
+from engine.io.workspace import Workspace  # noqa: E402
+from engine.scoring.extras import add_scores
+from engine.scoring.pipeline import score  # noqa: E402
+from engine.teacher.convert import resolve_hf_dir  # noqa: E402
+from engine.teacher.models import default_teacher_dir  # noqa: E402
 
 STUDENTS_CSV = "reports/students.csv"  # read by the app's Evidence tab
 SMOKE = {"size": 24, "pool_clips": 30, "steps": 1, "extras": "truncation", "test_clips": 2}

@@ -23,9 +23,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from curator import filters, review  # noqa: E402
-from engine.recipe import Recipe  # noqa: E402
+from engine.io.recipe import Recipe  # noqa: E402
+from engine.io.workspace import Clip, Workspace  # noqa: E402
 from engine.scores import HIGHER_IS_BETTER  # noqa: E402
-from engine.workspace import Clip, Workspace  # noqa: E402
 
 
 def synthetic_workspace(root: Path, n: int, seed: int = 0) -> Workspace:

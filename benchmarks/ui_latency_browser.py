@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.ui_latency import synthetic_workspace  # noqa: E402
 from curator import filters  # noqa: E402
 from curator.summary import default_column, score_columns  # noqa: E402
-from engine.recipe import Recipe, kept_mask  # noqa: E402
+from engine.io.recipe import Recipe, kept_mask  # noqa: E402
 from tests.browser import browser_page, served  # noqa: E402
 
 TITLE = "UI latency in a browser"

@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 
 from engine.demo import DEMO_MANIFEST
-from engine.pipeline import score
-from engine.teacher import TeacherOptions
-from engine.workspace import Workspace
+from engine.io.workspace import Workspace
+from engine.scoring.pipeline import score
+from engine.teacher.options import TeacherOptions
 
 SPEECH = ("real", "synthetic", "noise_snr5", "noise_snr0", "noise_snr-5", "clipped", "truncated", "babble")
 NON_SPEECH = ("silence", "tones", "noise_only")

@@ -15,9 +15,9 @@ from curator import clips, distill, evidence, export_panel, filters, map_view, r
 from curator.scoring import Server, serve_scoring  # noqa: E402
 from curator.session import Session  # noqa: E402
 from curator.summary import summary_markdown  # noqa: E402
-from engine.prepare import needs_scoring, workspace_for  # noqa: E402
-from engine.recipe import Recipe  # noqa: E402
-from engine.workspace import Workspace  # noqa: E402
+from engine.io.recipe import Recipe  # noqa: E402
+from engine.io.workspace import Workspace  # noqa: E402
+from engine.scoring.prepare import needs_scoring, workspace_for  # noqa: E402
 
 TITLE = "Whisper Curator"
 CACHE_PRUNING = (3600, 6 * 3600)  # hourly, Gradio's copies of played clips older than 6 h (and all on exit)

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 
 from curator.summary import score_columns
-from engine.audio import SAMPLE_RATE, AudioError, load_audio
-from engine.workspace import Workspace
+from engine.io.audio import SAMPLE_RATE, AudioError, load_audio
+from engine.io.workspace import Workspace
 
 STATUS_CHOICES = ["all", "ok", "flagged", "error"]
 TEXT_COLUMNS = ["id", "status", "reason", "duration", "lang", "pseudo_label", "text"]

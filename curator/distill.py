@@ -13,12 +13,27 @@ import gradio as gr
 import plotly.graph_objects as go
 
 from curator.filters import PLOT_STYLE
-from engine.distill import DistillConfig, resolved, write_run_config
-from engine.distill_data import kept_targets
-from engine.evaluate import format_table
-from engine.jobs import (ACTIVE_STATES, CONFIG, EVAL, RUNS, STUDENT, STUDENT_CT2, JobRunning, cancel_job, list_runs,
-                         log_tail, read_metrics, read_status, run_dir, running_job, start_job)
-from engine.workspace import Workspace
+from engine.distill.data import kept_targets
+from engine.distill.evaluate import format_table
+from engine.distill.jobs import (
+    ACTIVE_STATES,
+    CONFIG,
+    EVAL,
+    RUNS,
+    STUDENT,
+    STUDENT_CT2,
+    JobRunning,
+    cancel_job,
+    list_runs,
+    log_tail,
+    read_metrics,
+    read_status,
+    run_dir,
+    running_job,
+    start_job,
+)
+from engine.distill.train import DistillConfig, resolved, write_run_config
+from engine.io.workspace import Workspace
 
 POLL_SECONDS = 1.0
 STUDENT_LABELS = {"pruned": "pruned: the teacher with fewer decoder layers",

@@ -7,8 +7,8 @@ import gradio as gr
 import pandas as pd
 import plotly.graph_objects as go
 
-from engine.validate import BAD_WER, BASELINE, ORACLE, Validation, markdown, validate
-from engine.workspace import Workspace
+from engine.analysis.validate import BAD_WER, BASELINE, ORACLE, Validation, markdown, validate
+from engine.io.workspace import Workspace
 
 STUDENTS = "reports/students.csv"  # written by benchmarks/study.py: one row per student (filter, wer, ...)
 

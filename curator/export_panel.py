@@ -6,8 +6,8 @@ from pathlib import Path
 import gradio as gr
 
 from curator.session import Session
-from engine.export import FORMATS, export
-from engine.recipe import Recipe
+from engine.io.export import FORMATS, export
+from engine.io.recipe import Recipe
 
 FORMAT_CHOICES = [("NeMo JSONL manifest", "nemo"), ("Hugging Face dataset (save_to_disk)", "hf")]
 

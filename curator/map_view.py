@@ -24,8 +24,8 @@ import plotly.graph_objects as go
 from curator import filters, review
 from curator.session import Session
 from curator.summary import score_columns
-from engine.mapping import MAP, audio_map, read_map
-from engine.recipe import Recipe, higher_is_better, kept_mask
+from engine.analysis.mapping import MAP, audio_map, read_map
+from engine.io.recipe import Recipe, higher_is_better, kept_mask
 
 VERDICT = "kept / rejected"
 MAX_LISTED = 200

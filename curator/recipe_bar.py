@@ -4,11 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import gradio as gr
-
 import pandas as pd
 
-from engine.recipe import Recipe, filter_passes, fingerprint, read_recipe, save_recipe
-from engine.workspace import RECIPE, Workspace
+from engine.io.recipe import Recipe, filter_passes, fingerprint, read_recipe, save_recipe
+from engine.io.workspace import RECIPE, Workspace
 
 WER_NOTE = "duration-weighted mean of per-clip WER over the clips with a reference"
 

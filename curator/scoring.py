@@ -20,8 +20,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from engine.prepare import score_input
-from engine.progress import Progress
+from engine.io.progress import Progress
+from engine.scoring.prepare import score_input
 
 TICK = 1.0  # seconds between refreshes of the progress shown on the page
 MARKER = "scoring-progress"  # elem_id of the progress; the page reloads once the served config lacks it

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
-from engine.workspace import Workspace
+from engine.io.workspace import Workspace
 
 
 @dataclass

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from engine.io.workspace import BASE_COLUMNS
 from engine.scores import HIGHER_IS_BETTER, RECOMMENDED
-from engine.workspace import BASE_COLUMNS
 
 
 def score_columns(table: pd.DataFrame) -> list[str]:

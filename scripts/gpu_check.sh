@@ -17,12 +17,12 @@ PY=.venv/bin/python
 WS="$OUT/ws"
 seconds() { local start=$SECONDS; "$@" >>"$OUT/log.txt" 2>&1; echo $((SECONDS - start)); }
 device=$($PY -c "import torch; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu')")
-score_s=$(seconds $PY -m engine score "$($PY -c 'from engine.demo import DEMO_MANIFEST; print(DEMO_MANIFEST)')" -w "$WS")
-distill_s=$(seconds $PY -m engine distill "$WS" --out gpu-check --student smaller --max-steps "$STEPS" --eval-every 25)
+score_s=$(seconds $PY -m whisper_curator score "$($PY -c 'from engine.demo import DEMO_MANIFEST; print(DEMO_MANIFEST)')" -w "$WS")
+distill_s=$(seconds $PY -m whisper_curator distill "$WS" --out gpu-check --student smaller --max-steps "$STEPS" --eval-every 25)
 $PY - "$WS" "$OUT" "$device" "$score_s" "$distill_s" "$STEPS" <<'PYEOF'
 import json, sys
 from pathlib import Path
-from engine.evaluate import format_table
+from engine.distill.evaluate import format_table
 ws, out, device, score_s, distill_s, steps = sys.argv[1:]
 report = json.loads((Path(ws) / "runs" / "gpu-check" / "eval.json").read_text())
 text = (f"## GPU check on {device}\n\n`bash scripts/gpu_check.sh`: scoring the demo (teacher + default extras + map) "

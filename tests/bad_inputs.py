@@ -17,8 +17,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from engine.audio import SAMPLE_RATE, load_audio
 from engine.demo import DEMO_MANIFEST
+from engine.io.audio import SAMPLE_RATE, load_audio
 
 GOOD_CLIPS = ("real_0002.flac", "real_0009.flac", "synthetic_0001.flac")  # clean demo speech
 SPEECH = "synthetic_0001.flac"  # the speech every format variant is made of

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.audio import SAMPLE_RATE, write_audio
 from engine.demo import DEMO_MANIFEST
-from engine.workspace import Clip, Workspace
+from engine.io.audio import SAMPLE_RATE, write_audio
+from engine.io.workspace import Clip, Workspace
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 ARTIFACTS = ROOT / "test-artifacts"

@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.audio import write_audio
 from engine.demo import DEMO_MANIFEST
+from engine.io.audio import write_audio
+from engine.io.export import EXPORT_INFO, NEMO_MANIFEST, export
+from engine.io.recipe import Recipe, kept_mask, read_recipe, save_recipe
+from engine.io.workspace import RECIPE, SCORES, Clip, Workspace
 from tests.conftest import ROOT
-from engine.export import EXPORT_INFO, NEMO_MANIFEST, export
-from engine.recipe import Recipe, kept_mask, read_recipe, save_recipe
-from engine.workspace import RECIPE, SCORES, Clip, Workspace
 
 EXPORT_ROWS = 20_000  # rows of the export workspace: an export takes long enough to be killed inside it
 STEPS = ("replace", "rename", "fsync", "rmtree", "mkdtemp")  # what the step drill counts (os / shutil / tempfile)
@@ -217,7 +217,7 @@ def temporaries(kind: str, ws: Workspace) -> list[Path]:
 
 def export_command(ws: Workspace, recipe: Path) -> list[str]:
     """The export CLI writing `recipe`'s kept set over the writer workspace's export."""
-    return [sys.executable, "-m", "engine", "export", str(ws.root), "--format", "nemo", "--out", str(ws.root / "export"),
+    return [sys.executable, "-m", "whisper_curator", "export", str(ws.root), "--format", "nemo", "--out", str(ws.root / "export"),
             "--recipe", str(recipe)]
 
 

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from engine.atomic import _host, remove_stale_temporaries
+from engine.io.atomic import _host, remove_stale_temporaries
 
 
 def test_only_this_machines_dead_writers_temporaries_are_removed(tmp_path):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.audio import SAMPLE_RATE, AudioError, load_audio, usability_problem
+from engine.io.audio import SAMPLE_RATE, AudioError, load_audio, usability_problem
 from tests.conftest import tone
 
 

@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.ingest import read_input
-from engine.pipeline import ScoreOptions, Summary, score
+from engine.io.ingest import read_input
+from engine.io.workspace import EMBEDDINGS, Workspace
 from engine.scores import combined
-from engine.teacher import TeacherOptions
-from engine.workspace import EMBEDDINGS, Workspace
+from engine.scoring.pipeline import ScoreOptions, Summary, score
+from engine.teacher.options import TeacherOptions
 from tests.bad_inputs import Case, Corpus, write_corpus
 
 # a batch of one and a window fitted to the clip: a clip's label never depends on its neighbours

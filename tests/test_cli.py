@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from engine.cli import build_parser, main
+from whisper_curator.cli import build_parser, main
 
 
 @pytest.mark.parametrize("command", ["score", "merge", "serve"])
@@ -15,7 +15,7 @@ def test_every_option_is_explained(command):
 
 
 def test_help_runs_as_a_console_command():
-    out = subprocess.run([sys.executable, "-m", "engine", "score", "--help"], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-m", "whisper_curator", "score", "--help"], capture_output=True, text=True, check=True)
     assert "--workspace" in out.stdout and "--teacher" in out.stdout
 
 

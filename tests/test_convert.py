@@ -43,8 +43,8 @@ def load_16k(path: Path) -> np.ndarray:
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):
     """(ct2_dir, hf_dir, cache) with the teacher converted once into a temporary cache."""
-    from engine.convert import hf_teacher_dir
-    from engine.models import default_teacher_dir
+    from engine.teacher.convert import hf_teacher_dir
+    from engine.teacher.models import default_teacher_dir
 
     ct2_dir = default_teacher_dir()  # the assembled CT2 teacher of the user cache
     cache = tmp_path_factory.mktemp("cache")
@@ -68,7 +68,7 @@ def models(converted):
 
 
 def test_cached_conversion_is_reused(converted, monkeypatch):
-    from engine.convert import STAMP, hf_teacher_dir
+    from engine.teacher.convert import STAMP, hf_teacher_dir
 
     ct2_dir, hf_dir, cache = converted
     assert hf_dir == cache / "hf" / ct2_dir.name

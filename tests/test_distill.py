@@ -14,13 +14,38 @@ import numpy as np
 import pytest
 import torch
 
-from engine.audio import SAMPLE_RATE, load_audio
-from engine.distill import DistillConfig, kd_loss, lr_factor, rows_for
-from engine.distill_data import (CACHES, ENCODER, IGNORE, Batch, Entry, Pair, TeacherCache, aligned_rows, cache_entries,
-                                 fill_cache, heldout_split, kept_targets, target_tokens, vocabulary_map)
-from engine.jobs import CHECKPOINT, EVAL, JobRunning, LOG, METRICS, STUDENT, STUDENT_CT2, running_job, start_job, workspace_lock
-from engine.recipe import KeepBest, Recipe
-from engine.student import layer_map, student_from_teacher
+from engine.distill.data import (
+    CACHES,
+    ENCODER,
+    IGNORE,
+    Batch,
+    Entry,
+    Pair,
+    TeacherCache,
+    aligned_rows,
+    cache_entries,
+    fill_cache,
+    heldout_split,
+    kept_targets,
+    target_tokens,
+    vocabulary_map,
+)
+from engine.distill.jobs import (
+    CHECKPOINT,
+    EVAL,
+    LOG,
+    METRICS,
+    STUDENT,
+    STUDENT_CT2,
+    JobRunning,
+    running_job,
+    start_job,
+    workspace_lock,
+)
+from engine.distill.student import layer_map, student_from_teacher
+from engine.distill.train import DistillConfig, kd_loss, lr_factor, rows_for
+from engine.io.audio import SAMPLE_RATE, load_audio
+from engine.io.recipe import KeepBest, Recipe
 from tests.conftest import DEMO_MANIFEST, copy_workspace
 
 STEPS = 8
@@ -42,7 +67,7 @@ def test_layer_map_spreads_layers_evenly_keeping_first_and_last():
 def teacher():
     from transformers import WhisperForConditionalGeneration
 
-    from engine.convert import hf_teacher_dir
+    from engine.teacher.convert import hf_teacher_dir
 
     return WhisperForConditionalGeneration.from_pretrained(hf_teacher_dir()).eval()
 
@@ -60,7 +85,7 @@ def test_student_copies_teacher_layers_and_ties_embeddings(teacher):
 def test_targets_carry_language_and_task_tokens(teacher):
     from transformers import WhisperProcessor
 
-    from engine.convert import hf_teacher_dir
+    from engine.teacher.convert import hf_teacher_dir
 
     tokenizer = WhisperProcessor.from_pretrained(hf_teacher_dir()).tokenizer
     ids = target_tokens(tokenizer, "Guten Tag.", "de", True, 448)
@@ -129,7 +154,7 @@ def tiny(demo_workspace, tmp_path_factory):
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "engine", *args]
+    return [sys.executable, "-m", "whisper_curator", *args]
 
 
 def _steps(run: Path) -> list[dict]:
@@ -206,7 +231,7 @@ def test_student_runs_in_faster_whisper(resumed_run, tiny):
 def test_a_wider_kept_set_runs_the_teacher_only_on_new_clips(resumed_run, tiny, teacher, tmp_path):
     from transformers import WhisperProcessor
 
-    from engine.convert import hf_teacher_dir
+    from engine.teacher.convert import hf_teacher_dir
 
     ws = tiny[0]
     (store,) = (ws.path("runs") / CACHES).iterdir()  # the tiny run's store: one file per kept clip
@@ -261,7 +286,7 @@ def test_two_cpu_processes_under_accelerate(resumed_run, tiny):
     # --multi_gpu is accelerate's multi-process launcher; without CUDA its processes meet over gloo on the CPU
     # (`--cpu` alone would start a single process).
     command = [str(Path(sys.executable).parent / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2",
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "engine", "distill",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "whisper_curator", "distill",
                str(ws.root), "--out", "ddp", "--recipe", str(recipe), "--max-steps", "2", "--batch-size", "3", *COMMON]
     done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -277,8 +302,8 @@ def tokenizers():
     """(teacher's, tiny.en's) tokenizers: the multilingual and the English-only BPE."""
     from transformers import WhisperProcessor
 
-    from engine.convert import hf_teacher_dir
-    from engine.student import student_source_dir
+    from engine.distill.student import student_source_dir
+    from engine.teacher.convert import hf_teacher_dir
 
     return tuple(WhisperProcessor.from_pretrained(d).tokenizer for d in (hf_teacher_dir(), student_source_dir(None)))
 
@@ -313,8 +338,8 @@ def tiny_en_cache(teacher, tmp_path_factory):
     import pandas as pd
     from transformers import WhisperProcessor
 
-    from engine.convert import hf_teacher_dir
-    from engine.student import build_student
+    from engine.distill.student import build_student
+    from engine.teacher.convert import hf_teacher_dir
 
     student, source = build_student("smaller", teacher, hf_teacher_dir())
     pair = Pair(teacher, student.eval(), tuple(WhisperProcessor.from_pretrained(d) for d in (hf_teacher_dir(), source)),
@@ -342,7 +367,7 @@ def test_a_smaller_student_gets_targets_in_its_own_vocabulary(tiny_en_cache):
 
 
 def test_the_held_out_check_counts_loops(tiny_en_cache):
-    from engine.greedy import held_out_check
+    from engine.distill.greedy import held_out_check
 
     student, tokenizer, cache = tiny_en_cache
     good = held_out_check(student, cache, np.arange(2), tokenizer, "cpu")
@@ -362,7 +387,7 @@ def test_the_held_out_check_counts_loops(tiny_en_cache):
 
 
 def test_early_stopping_keeps_the_best_check_and_counts_stale_ones():
-    from engine.distill import BestTracker
+    from engine.distill.train import BestTracker
 
     tracker = BestTracker(patience=2)
     assert tracker.better(10, 1, 0.10, 2.0) and tracker.better(20, 0, 0.30, 2.5)  # fewer loops beats lower WER
@@ -372,7 +397,7 @@ def test_early_stopping_keeps_the_best_check_and_counts_stale_ones():
 
 
 def test_a_looping_student_is_not_usable():
-    from engine.evaluate import verdict
+    from engine.distill.evaluate import verdict
 
     assert verdict({"hit_limit": 0}, 5) == "usable"
     assert verdict({"hit_limit": 2}, 5).startswith("not usable: 2 of 5 transcripts loop")

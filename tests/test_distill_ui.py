@@ -8,9 +8,9 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from engine.distill_data import kept_targets
-from engine.jobs import CHECKPOINT, running_job
-from engine.recipe import KeepBest, Recipe, save_recipe
+from engine.distill.data import kept_targets
+from engine.distill.jobs import CHECKPOINT, running_job
+from engine.io.recipe import KeepBest, Recipe, save_recipe
 from tests.browser import browser_page, served
 from tests.conftest import copy_workspace
 

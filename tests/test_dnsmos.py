@@ -7,10 +7,10 @@ import socket
 import numpy as np
 import pytest
 
-from engine.audio import SAMPLE_RATE, load_audio
 from engine.demo import DEMO_MANIFEST
-from engine.dnsmos import WINDOW, clip_windows, dnsmos_scorer, load_dnsmos, window_mos
 from engine.extras import Batch, ExtraOptions
+from engine.extras.dnsmos import WINDOW, clip_windows, dnsmos_scorer, load_dnsmos, window_mos
+from engine.io.audio import SAMPLE_RATE, load_audio
 from engine.scores.dnsmos import dnsmos
 
 CLEAN_KINDS = ("real", "synthetic")

@@ -10,7 +10,7 @@ import subprocess
 import pandas as pd
 import pytest
 
-from engine.workspace import SCORES, SHARDS, Workspace
+from engine.io.workspace import SCORES, SHARDS, Workspace
 from tests import drills
 from tests.test_resume import finished_shards, score_command
 

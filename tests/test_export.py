@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from engine.cli import build_parser, main
-from engine.export import export
-from engine.recipe import Recipe, save_recipe
+from engine.io.export import export
+from engine.io.recipe import Recipe, save_recipe
+from whisper_curator.cli import build_parser, main
 
 
 def read_jsonl(path) -> list[dict]:

@@ -6,12 +6,13 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from engine import extras
-from engine.extras import EXTRAS, Extra, ExtraOptions, add_scores, extra_names, merge_extras
+from engine.extras import EXTRAS, Extra, ExtraOptions, extra_names
+from engine.io.workspace import EMBEDDINGS
 from engine.scores import HIGHER_IS_BETTER
 from engine.scores.combined import combined, combined_tuned, with_combined
 from engine.scores.truncation import truncation
-from engine.workspace import EMBEDDINGS
+from engine.scoring import extras
+from engine.scoring.extras import add_scores, merge_extras
 
 CALLS: list[list[str]] = []
 DIRECTIONS = {**HIGHER_IS_BETTER, "proxy_wer": False, "proxy_per": False, "dnsmos_ovrl": True, "lm_nll": False}
@@ -139,7 +140,8 @@ def test_with_combined_only_on_labelled_rows(tmp_workspace):
 
 def test_score_command_adds_to_an_existing_workspace(demo_workspace, tmp_path, capsys):
     from conftest import copy_workspace
-    from engine.cli import main
+
+    from whisper_curator.cli import main
 
     ws = copy_workspace(demo_workspace, tmp_path / "ws")
     before = ws.read_scores().drop(columns=["truncation", "combined", "combined_tuned"], errors="ignore")

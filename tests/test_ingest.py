@@ -3,8 +3,8 @@ import json
 import pandas as pd
 import pytest
 
-from engine.ingest import read_input
-from engine.workspace import Workspace, clip_id
+from engine.io.ingest import read_input
+from engine.io.workspace import Workspace, clip_id
 from tests.conftest import dummy_clip
 
 

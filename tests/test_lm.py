@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from engine import lm as lm_module
 from engine.extras import Batch, ExtraOptions
-from engine.lm import _is_converted, lm_scorer, load_lm, token_nll
+from engine.extras import lm as lm_module
+from engine.extras.lm import _is_converted, lm_scorer, load_lm, token_nll
 from engine.scores.lm_likelihood import lm_nll
 
 WORDS = "the a cat dog sat ran on in mat park house red big small and then it was".split()

@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine import mapping, pipeline
-from engine.cli import main
-from engine.mapping import MAP, STEPS, audio_map, read_map, update_map
-from engine.workspace import EMBEDDINGS, Workspace, write_array_atomic
+from engine.analysis import mapping
+from engine.analysis.mapping import MAP, STEPS, audio_map, read_map, update_map
+from engine.io.workspace import EMBEDDINGS, Workspace, write_array_atomic
+from engine.scoring import pipeline
+from whisper_curator.cli import main
 
 
 def with_embedding(ws: Workspace, name: str = "audio", missing: tuple[int, ...] = ()) -> Workspace:

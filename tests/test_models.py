@@ -1,6 +1,6 @@
 import json
 
-from engine import models
+from engine.teacher import models
 
 
 def test_default_teacher_is_assembled_verified_and_reused(tmp_path, monkeypatch):

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.audio import load_audio
-from engine.cli import main
 from engine.demo import DEMO_MANIFEST
-from engine.phonemes import UNIT_IDS, UNITS, heard_units, label_units, load_model, spoken_words
+from engine.extras.phonemes import UNIT_IDS, UNITS, heard_units, label_units, load_model, spoken_words
+from engine.io.audio import load_audio
+from engine.io.workspace import Workspace
 from engine.scores.align import BLANK, FLOOR, align_score, ctc_log_likelihood
 from engine.scores.phoneme_proxy import phoneme_error_rate
-from engine.workspace import Workspace
+from whisper_curator.cli import main
 
 # demo clip → role: clean speech and its noisy twins (same recording), a German sentence, silence
 CLIPS = ("real_0001", "noise_snr5_0001", "real_0004", "noise_snr0_0002", "other_language_0001", "silence_0001")

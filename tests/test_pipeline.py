@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine import pipeline
-from engine.pipeline import ScoreOptions, score
-from engine.teacher import Teacher
-from engine.workspace import EMBEDDINGS, SHARDS, Workspace
+from engine.io.workspace import EMBEDDINGS, SHARDS, Workspace
+from engine.scoring import pipeline
+from engine.scoring.pipeline import ScoreOptions, score
+from engine.teacher.base import Teacher
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +128,8 @@ def test_ranks_score_disjoint_shards_and_the_last_one_merges(tmp_path):
 
 
 def test_shard_names_change_with_the_clips(tmp_path):
-    from engine.teacher import TeacherOptions
-    from engine.workspace import Clip
+    from engine.io.workspace import Clip
+    from engine.teacher.options import TeacherOptions
 
     ws = Workspace(tmp_path)
     a = pipeline.shard_paths(ws, [Clip("a", "/a")], ScoreOptions(), TeacherOptions())

@@ -8,13 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.audio import load_audio
-from engine.cli import main
 from engine.demo import DEMO_MANIFEST
-from engine.extras import EXTRAS_DIR, Batch, ExtraOptions
-from engine.proxy import proxy_scorer, proxy_texts
+from engine.extras import Batch, ExtraOptions
+from engine.extras.proxy import proxy_scorer, proxy_texts
+from engine.io.audio import load_audio
+from engine.io.workspace import Workspace
 from engine.scores.proxy_wer import proxy_cer, proxy_wer
-from engine.workspace import Workspace
+from engine.scoring.extras import EXTRAS_DIR
+from whisper_curator.cli import main
 
 # kind → demo clip: clean read speech, babble the teacher mislabels, a German sentence
 CLIPS = {"clean": "real_0001", "babble": "babble_0002", "german": "other_language_0001"}
@@ -104,7 +105,7 @@ def test_rerun_resumes_without_recomputing(scored, monkeypatch):
     ws, before = scored
     shards = sorted((ws.path(EXTRAS_DIR) / "proxy").glob("*.parquet"))
     stamps = [p.stat().st_mtime_ns for p in shards]
-    monkeypatch.setattr("engine.proxy.proxy_scorer", lambda options: pytest.fail("proxy recomputed"))
+    monkeypatch.setattr("engine.extras.proxy.proxy_scorer", lambda options: pytest.fail("proxy recomputed"))
     assert main(["score", str(ws.root), "--add", "proxy"]) == 0
     assert [p.stat().st_mtime_ns for p in shards] == stamps
     after = ws.read_scores()
@@ -119,8 +120,13 @@ def clips() -> dict[str, np.ndarray]:
 @pytest.fixture(scope="module")
 def tiny_ctc(tmp_path_factory) -> Path:
     """A randomly initialised, tiny Wav2Vec2 CTC model with its processor, saved to a folder."""
-    from transformers import (Wav2Vec2Config, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor, Wav2Vec2ForCTC,
-                              Wav2Vec2Processor)
+    from transformers import (
+        Wav2Vec2Config,
+        Wav2Vec2CTCTokenizer,
+        Wav2Vec2FeatureExtractor,
+        Wav2Vec2ForCTC,
+        Wav2Vec2Processor,
+    )
 
     folder = tmp_path_factory.mktemp("tiny-ctc")
     vocab = {t: i for i, t in enumerate(["<pad>", "<s>", "</s>", "<unk>", "|", *"abcdefghijklmnopqrstuvwxyz'"])}
@@ -152,7 +158,7 @@ def test_transformers_ctc_model_reads_every_language_unless_told(tiny_ctc, clips
 
 
 def test_transformers_whisper_follows_the_clip_language(clips):
-    from engine.convert import hf_teacher_dir
+    from engine.teacher.convert import hf_teacher_dir
 
     german = {"german": clips["german"]}  # one thread: torch's spinning threads crawl on a busy machine
     out = proxy_scorer(ExtraOptions(proxy=str(hf_teacher_dir()), threads=1))(_batch(german, ["de"]))

@@ -5,9 +5,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.recipe import (
-    CHANGED_NOTICE, Bounds, KeepBest, Recipe, explain, higher_is_better, kept_mask, load_recipe, read_recipe, save_overrides,
-    save_recipe, selection_summary,
+from engine.io.recipe import (
+    CHANGED_NOTICE,
+    Bounds,
+    KeepBest,
+    Recipe,
+    explain,
+    higher_is_better,
+    kept_mask,
+    load_recipe,
+    read_recipe,
+    save_overrides,
+    save_recipe,
+    selection_summary,
 )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from engine.workspace import SCORES, SHARDS
+from engine.io.workspace import SCORES, SHARDS
 from tests.conftest import DEMO_MANIFEST
 
 N_CLIPS, SHARD_SIZE = 8, 2
@@ -31,7 +31,7 @@ def small_manifest(tmp_path_factory) -> Path:
 
 
 def score_command(manifest: Path, workspace: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "engine", "score", str(manifest), "--workspace", str(workspace),
+    return [sys.executable, "-m", "whisper_curator", "score", str(manifest), "--workspace", str(workspace),
             "--shard-size", str(SHARD_SIZE), "--threads", "1", "--batch-size", "2", *extra]
 
 
@@ -73,7 +73,7 @@ def test_two_ranks_then_merge_give_the_same_table(small_manifest, uninterrupted,
     assert any("scores.parquet written" in out for out in outputs)
     pd.testing.assert_frame_equal(pd.read_parquet(workspace / SCORES), uninterrupted)
     (workspace / SCORES).unlink()
-    subprocess.run([sys.executable, "-m", "engine", "merge", str(workspace)], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "whisper_curator", "merge", str(workspace)], check=True, capture_output=True)
     pd.testing.assert_frame_equal(pd.read_parquet(workspace / SCORES), uninterrupted)
 
 

@@ -6,7 +6,7 @@ from engine.scores.clipping import clipping
 from engine.scores.confidence import confidence
 from engine.scores.loudness import rms_db
 from engine.scores.reference_wer import cer, wer
-from engine.teacher import token_statistics
+from engine.teacher.base import token_statistics
 from tests.conftest import tone
 
 
@@ -108,8 +108,8 @@ def test_speaking_rate_and_repetition():
 
 
 def test_speech_ratio_separates_speech_from_silence():
+    from engine.extras.vad import frame_speech_probs
     from engine.scores.speech_ratio import speech_ratio
-    from engine.vad import frame_speech_probs
 
     silence = frame_speech_probs(np.zeros(16000, np.float32))
     assert speech_ratio([silence, np.array([0.9, 0.9, 0.1, 0.2])]) == pytest.approx([0.0, 0.5])

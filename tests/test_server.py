@@ -16,11 +16,10 @@ import pandas as pd
 import pytest
 
 from curator.app import launch
-from tests.conftest import ROOT
-from engine.recipe import load_recipe
-from engine.workspace import Clip, Workspace
+from engine.io.recipe import load_recipe
+from engine.io.workspace import Clip, Workspace
 from tests.browser import FILTER_HISTOGRAM, browser_page, free_port, served
-from tests.conftest import dummy_workspace
+from tests.conftest import ROOT, dummy_workspace
 
 SECRET = "TOP-SECRET-7c1e"
 PASSWD = Path("/etc/passwd")
@@ -127,7 +126,7 @@ def test_a_host_beyond_this_machine_needs_auth_or_insecure(host, tmp_workspace):
 
 
 def serve_command(ws: Workspace, port: int, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "engine", "serve", str(ws.root), "--port", str(port), *extra]
+    return [sys.executable, "-m", "whisper_curator", "serve", str(ws.root), "--port", str(port), *extra]
 
 
 def wait_until_served(process: subprocess.Popen, url: str, seconds: float = 120) -> None:

@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import ROOT
-from engine.validate import validate
-from tests.conftest import dummy_workspace
+from engine.analysis.validate import validate
+from tests.conftest import ROOT, dummy_workspace
 
 sys.path.insert(0, str(ROOT))  # benchmarks/ is a folder of scripts, not an installed package
 

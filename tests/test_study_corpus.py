@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.audio import SAMPLE_RATE
+from engine.io.audio import SAMPLE_RATE
+from engine.teacher.models import cache_dir
 from tests.conftest import ROOT
-from engine.models import cache_dir
 
 sys.path.insert(0, str(ROOT))  # benchmarks/ is a folder of scripts, not an installed package
 

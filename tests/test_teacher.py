@@ -4,8 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.audio import load_audio
-from engine.teacher import Teacher, TeacherOptions, load_teacher
+from engine.io.audio import load_audio
+from engine.teacher import load_teacher
+from engine.teacher.base import Teacher
+from engine.teacher.options import TeacherOptions
 from tests.conftest import DEMO_MANIFEST
 
 LONG_SENTENCE = DEMO_MANIFEST.parent / "clips" / "real_0018.flac"  # 15.7 s of Dickens, about 40 tokens

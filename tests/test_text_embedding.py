@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.extras import add_scores
-from engine.mapping import audio_map, map_embeddings
-from engine.text_embedding import DIMENSIONS, load_text_embedder, text_embeddings
-from engine.workspace import EMBEDDINGS, write_array_atomic
+from engine.analysis.mapping import audio_map, map_embeddings
+from engine.extras.text_embedding import DIMENSIONS, load_text_embedder, text_embeddings
+from engine.io.workspace import EMBEDDINGS, write_array_atomic
+from engine.scoring.extras import add_scores
 
 
 @pytest.fixture(scope="module")

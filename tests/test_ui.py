@@ -19,9 +19,9 @@ from curator.diff import word_diff_html
 from curator.map_view import MAX_LISTED, VERDICT, drawn_sample, map_figure, select_points
 from curator.session import Session
 from curator.summary import default_column, score_columns
-from engine.distill import DistillConfig
-from engine.mapping import read_map
-from engine.recipe import KeepBest, Recipe, kept_mask, load_recipe, save_recipe, selection_summary
+from engine.analysis.mapping import read_map
+from engine.distill.config import DistillConfig
+from engine.io.recipe import KeepBest, Recipe, kept_mask, load_recipe, save_recipe, selection_summary
 from engine.scores import HIGHER_IS_BETTER, RECOMMENDED
 from tests.browser import FILTER_HISTOGRAM, browser_page, served
 from tests.conftest import copy_workspace, dummy_workspace
@@ -241,8 +241,8 @@ def test_map_selection_lists_at_most_the_most_doubtful_clips(session):
 
 
 def test_audio_map_writes_coordinates_for_clips_with_embeddings(tmp_workspace):
-    from engine.mapping import audio_map, read_map
-    from engine.workspace import write_array_atomic
+    from engine.analysis.mapping import audio_map, read_map
+    from engine.io.workspace import write_array_atomic
 
     n = len(tmp_workspace.read_scores())
     embeddings = np.random.default_rng(0).normal(size=(n, 16)).astype(np.float16)

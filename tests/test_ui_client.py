@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.mapping import MAP
-from engine.recipe import Recipe, kept_mask
-from engine.workspace import Workspace, write_table_atomic
+from engine.analysis.mapping import MAP
+from engine.io.recipe import Recipe, kept_mask
+from engine.io.workspace import Workspace, write_table_atomic
 from tests.browser import served
 from tests.conftest import dummy_workspace
 

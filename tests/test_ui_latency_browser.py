@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 import sys
 
-from tests.conftest import ROOT
 from engine.scores import RECOMMENDED
+from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT))  # benchmarks/ is a folder of scripts, not an installed package
 

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.cli import main
-from engine.validate import BASELINE, NO_FILTER, ORACLE, REPORTS, kept_wer, validate, validate_workspace
-from engine.workspace import Workspace
+from engine.analysis.validate import BASELINE, NO_FILTER, ORACLE, REPORTS, kept_wer, validate, validate_workspace
+from engine.io.workspace import Workspace
+from whisper_curator.cli import main
 
 
 def _table(n: int = 60, seed: int = 0) -> pd.DataFrame:

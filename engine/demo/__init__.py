@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.models import cache_dir
-from engine.prepare import score_input
-from engine.workspace import SCORES, Workspace
+from engine.io.workspace import SCORES, Workspace
+from engine.scoring.prepare import score_input
+from engine.teacher.models import cache_dir
 
 DEMO_DATA = Path(__file__).resolve().parent / "data"
 DEMO_MANIFEST = DEMO_DATA / "manifest.jsonl"

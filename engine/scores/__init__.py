@@ -7,8 +7,23 @@ The registry below is what the pipeline, the UI and the validator read.
 from __future__ import annotations
 
 from engine.scores import (
-    align, clipping, combined, confidence, dnsmos, entropy, language, lm_likelihood, loudness, phoneme_proxy, proxy_wer,
-    reference_wer, repetition, speaking_rate, speech_ratio, truncation, whisper_rules,
+    align,
+    clipping,
+    combined,
+    confidence,
+    dnsmos,
+    entropy,
+    language,
+    lm_likelihood,
+    loudness,
+    phoneme_proxy,
+    proxy_wer,
+    reference_wer,
+    repetition,
+    speaking_rate,
+    speech_ratio,
+    truncation,
+    whisper_rules,
 )
 
 MODULES = (confidence, combined, entropy, whisper_rules, language, speaking_rate, repetition, speech_ratio,

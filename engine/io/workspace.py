@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.atomic import write_bytes_atomic, write_text_atomic
+from engine.io.atomic import write_bytes_atomic, write_text_atomic
 
 MANIFEST = "manifest.jsonl"
 SCORES = "scores.parquet"

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.atomic import atomic_path
 from engine.extras import ExtraOptions, Scorer
-from engine.models import cache_dir
+from engine.io.atomic import atomic_path
 from engine.scores.lm_likelihood import lm_nll
+from engine.teacher.models import cache_dir
 
 DEFAULT_LM = "gemma-3-270m-q4_k_m"
 MAX_TOKENS = 448  # a label longer than Whisper's longest is cut

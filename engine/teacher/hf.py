@@ -5,32 +5,15 @@ step, greedy decoding with Whisper's token suppression — in float32 on CPU, bf
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
-from engine.models import is_multilingual
-from engine.teacher import Decoded, Teacher, TeacherOptions
+from engine.teacher.base import Teacher
+from engine.teacher.convert import resolve_hf_dir
+from engine.teacher.models import is_multilingual
+from engine.teacher.options import Decoded, TeacherOptions
 
 MASKED = float(np.finfo(np.float32).min)  # what suppressed logits become (as in CTranslate2)
-
-
-def resolve_hf_dir(teacher: str | None) -> Path:
-    """A local transformers Whisper folder for `teacher`: the converted bundled model, a
-    CTranslate2 folder converted once, an HF folder as is, or a hub id's snapshot."""
-    from engine.convert import hf_teacher_dir
-
-    if teacher is None:
-        return hf_teacher_dir()
-    path = Path(teacher).expanduser()
-    if (path / "model.bin").is_file():
-        return hf_teacher_dir(path)
-    if (path / "config.json").is_file():
-        return path
-    from huggingface_hub import snapshot_download
-
-    return Path(snapshot_download(teacher))
 
 
 def _dtype(options: TeacherOptions, device: str) -> torch.dtype:

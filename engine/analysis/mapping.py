@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from engine.progress import Progress
-from engine.workspace import EMBEDDINGS, Workspace, write_table_atomic
+from engine.io.progress import Progress
+from engine.io.workspace import EMBEDDINGS, Workspace, write_table_atomic
 
 AUDIO_EMBEDDINGS = f"{EMBEDDINGS}/audio.npy"
 MAP_EMBEDDINGS = {"audio": ("audio",), "text": ("text",), "both": ("audio", "text")}  # --embedding → files

@@ -21,8 +21,8 @@ from transformers import (
     WhisperTokenizerFast,
 )
 
-from engine.atomic import atomic_path
-from engine.models import cache_dir, default_teacher_dir, is_multilingual
+from engine.io.atomic import atomic_path
+from engine.teacher.models import cache_dir, default_teacher_dir, is_multilingual
 
 STAMP = "converted_from.json"
 TIMESTAMPS, TIMESTAMP_SECONDS = 1501, 0.02  # Whisper's timestamp tokens: <|0.00|> to <|30.00|>
@@ -317,3 +317,18 @@ def hf_teacher_dir(ct2_dir: str | Path | None = None, name: str | None = None) -
     if not _is_converted(hf_dir, ct2_dir):
         convert_ct2_to_hf(ct2_dir, hf_dir)
     return hf_dir
+
+
+def resolve_hf_dir(teacher: str | None) -> Path:
+    """A local transformers Whisper folder for `teacher`: the converted bundled model, a
+    CTranslate2 folder converted once, an HF folder as is, or a hub id's snapshot."""
+    if teacher is None:
+        return hf_teacher_dir()
+    path = Path(teacher).expanduser()
+    if (path / "model.bin").is_file():
+        return hf_teacher_dir(path)
+    if (path / "config.json").is_file():
+        return path
+    from huggingface_hub import snapshot_download
+
+    return Path(snapshot_download(teacher))

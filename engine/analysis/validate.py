@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.atomic import write_bytes_atomic, write_text_atomic
+from engine.io.atomic import write_bytes_atomic, write_text_atomic
+from engine.io.workspace import Workspace
 from engine.scores import HIGHER_IS_BETTER, REFERENCE_COLUMNS
 from engine.scores.reference_wer import GOOD_WER, good_label
-from engine.workspace import Workspace
 
 REPORTS = "reports"
 BAD_WER = GOOD_WER  # a pseudo-label with a higher WER is bad

@@ -11,7 +11,7 @@ teacher's cached top-k logits. Two routes:
 Data parallel over processes with `accelerate launch` (gloo on CPU, NCCL on GPUs). The run folder:
 config.yaml, checkpoint.pt (latest: weights, optimiser, schedule, step), best.pt, metrics.jsonl,
 status.json, log.txt, then student/ (transformers), student-ct2/ (CTranslate2) and eval.json. The
-teacher cache holds one file per clip, shared by every run (WS/runs/.cache/, see engine.distill_data).
+teacher cache holds one file per clip, shared by every run (WS/runs/.cache/, see engine.distill.data).
 Rerunning a run resumes from its checkpoint; a finished run returns at once.
 """
 from __future__ import annotations
@@ -29,13 +29,36 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from engine.atomic import atomic_path, write_text_atomic
-from engine.distill_config import CHECKS_PER_RUN, DistillConfig
-from engine.distill_data import (CACHES, ENCODER, FEATURES, IGNORE, Batch, TeacherCache, cache_entries, fill_cache,
-                                 heldout_split, kept_targets, store_key)
-from engine.jobs import (BEST, CHECKPOINT, CONFIG, EVAL, METRICS, RUNS, STATUS, STUDENT, STUDENT_CT2, RunFiles,
-                         cancel_requested, workspace_lock)
-from engine.workspace import Workspace
+from engine.distill.config import CHECKS_PER_RUN, DistillConfig
+from engine.distill.data import (
+    CACHES,
+    ENCODER,
+    FEATURES,
+    IGNORE,
+    Batch,
+    TeacherCache,
+    cache_entries,
+    fill_cache,
+    heldout_split,
+    kept_targets,
+    store_key,
+)
+from engine.distill.jobs import (
+    BEST,
+    CHECKPOINT,
+    CONFIG,
+    EVAL,
+    METRICS,
+    RUNS,
+    STATUS,
+    STUDENT,
+    STUDENT_CT2,
+    RunFiles,
+    cancel_requested,
+    workspace_lock,
+)
+from engine.io.atomic import atomic_path, write_text_atomic
+from engine.io.workspace import Workspace
 
 AFTER_TRAINING = {"evaluate"}  # options a resumed run may change: they act after the last step
 
@@ -244,7 +267,7 @@ def _records(rows: pd.DataFrame) -> list[dict]:
 def _student_identity(config: DistillConfig, kind: str, source: Path) -> str:
     """What a cache entry depends on of the student: its vocabulary, and its encoder when the entry stores
     encoder outputs."""
-    from engine.distill_data import weights_identity
+    from engine.distill.data import weights_identity
 
     identity = [config.student, weights_identity(source) if config.student != "pruned" else None]
     return json.dumps(identity + [config.encoder_layers if kind == ENCODER else None])
@@ -256,9 +279,9 @@ def _prepare(ws: Workspace, config: DistillConfig, run: Path, accelerator, files
     on the main process, on clips the store lacks. None when cancelled during the teacher pass."""
     from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
-    from engine.distill_data import Pair
-    from engine.student import build_student
-    from engine.torch_teacher import resolve_hf_dir
+    from engine.distill.data import Pair
+    from engine.distill.student import build_student
+    from engine.teacher.convert import resolve_hf_dir
 
     device, main = accelerator.device, accelerator.is_main_process
     teacher_dir = resolve_hf_dir(config.teacher)
@@ -419,7 +442,7 @@ class BestTracker:
 def _held_out_step(model, cache: TeacherCache, held: np.ndarray, config: DistillConfig, tokenizer, accelerator,
                    tracker: BestTracker, info: StepInfo, run: Path, files: RunFiles) -> StepInfo:
     """Held-out loss and greedy transcripts; the best student so far is saved to best.pt."""
-    from engine.greedy import held_out_check
+    from engine.distill.greedy import held_out_check
 
     loss = held_out_loss(model, cache, held, config, accelerator.device, accelerator.autocast)
     check = held_out_check(model, cache, held, tokenizer, accelerator.device, config.batch_size)
@@ -434,8 +457,8 @@ def _held_out_step(model, cache: TeacherCache, held: np.ndarray, config: Distill
 def _finish(ws, config, run, student, processor, cache, held, files, info, best) -> DistillResult:
     """Best weights → student/ and student-ct2/, then (`config.evaluate`) teacher vs student on the held-out
     clips → eval.json."""
-    from engine.evaluate import evaluate_run, format_table
-    from engine.student import export_ct2, save_student
+    from engine.distill.evaluate import evaluate_run, format_table
+    from engine.distill.student import export_ct2, save_student
 
     files.status(replace(info, stage="evaluating", message="saving the student"))
     if (run / BEST).is_file():

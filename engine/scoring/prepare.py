@@ -11,10 +11,10 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from engine.models import cache_dir
-from engine.pipeline import score_workspace
-from engine.progress import Progress, progress_bar
-from engine.workspace import SCORES, Workspace, clip_id
+from engine.io.progress import Progress, progress_bar
+from engine.io.workspace import SCORES, Workspace, clip_id
+from engine.scoring.pipeline import score_workspace
+from engine.teacher.models import cache_dir
 
 WORKSPACES = "workspaces"  # folder of the user cache holding the workspaces of opened inputs
 

@@ -1,8 +1,6 @@
-"""Extra scores: scores that need their own model or a second look at the audio, added to a scored workspace.
+"""Running the extra score groups (`engine.extras`) over a scored workspace.
 
-An extra is a named group (`whisper-curator score WS --add proxy,lm`): a loader that builds a
-`Scorer` once per run, and the columns it writes (declared, with their direction, by a module in
-`engine/scores/`). Work is sharded like the teacher pass, under `shards/extras/<name>/`: a shard's
+Work is sharded like the teacher pass, under `shards/extras/<name>/`: a shard's
 name hashes its clips' ids and pseudo-labels and the extra's model, so a rerun skips finished
 shards and a changed label is scored again. Every merge joins the finished shards that match the
 current labels into `scores.parquet`, then recomputes `combined`.
@@ -10,106 +8,23 @@ current labels into `scores.parquet`, then recomputes `combined`.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from engine.atomic import remove_stale_temporaries, write_text_atomic
-from engine.audio import load_audio
-from engine.progress import Progress
+from engine.extras import EMBEDDING_COLUMNS, EXTRAS, Batch, ExtraOptions, Scorer
+from engine.io.atomic import remove_stale_temporaries, write_text_atomic
+from engine.io.audio import load_audio
+from engine.io.progress import Progress
+from engine.io.workspace import EMBEDDINGS, SHARDS, Workspace, write_array_atomic, write_table_atomic
 from engine.scores import combined
-from engine.workspace import EMBEDDINGS, SHARDS, Workspace, write_array_atomic, write_table_atomic
 
 EXTRAS_DIR = f"{SHARDS}/extras"
 PLAN = "plan.json"  # the extra's fingerprint and shard size, so merges find its shards
-
-
-@dataclass(frozen=True)
-class ExtraOptions:
-    """Where extra models run and which ones; `None` picks the offline default."""
-
-    device: str = "auto"  # auto, cpu or cuda
-    threads: int = 0  # CPU threads (0 = all cores)
-    batch_size: int = 8  # clips per scorer call
-    proxy: str | None = None  # proxy ASR: a transformers model id or folder
-    lm: str | None = None  # causal language model: a transformers model id or folder
-
-
-@dataclass
-class Batch:
-    """What a scorer sees: clips the teacher labelled, their 16 kHz audio, label and language."""
-
-    ids: list[str]
-    samples: list[np.ndarray]
-    labels: list[str]  # the teacher's pseudo-label ("" when the no-speech rule emptied it)
-    langs: list[str]  # the clip's language (stated by the input, else detected by the teacher)
-
-
-Scorer = Callable[[Batch], dict[str, np.ndarray]]
-"""Returns one (N,) array per column (object arrays for text), or (N, d) for an embedding."""
-
-
-@dataclass(frozen=True)
-class Extra:
-    name: str  # what `--add` takes
-    loader: str  # "module:function", called with ExtraOptions, returns a Scorer; imported only when used
-    columns: tuple[str, ...]  # columns (and embeddings) the scorer returns
-    help: str
-    default: bool = False  # run by `score` unless --add says otherwise
-    model_option: str | None = None  # the ExtraOptions field that picks its model, part of the shard key
-
-    def fingerprint(self, options: ExtraOptions) -> str:
-        return json.dumps([self.name, getattr(options, self.model_option) if self.model_option else None])
-
-    def load(self, options: ExtraOptions) -> Scorer:
-        module, function = self.loader.split(":")
-        return getattr(importlib.import_module(module), function)(options)
-
-
-EXTRAS: dict[str, Extra] = {e.name: e for e in (
-    Extra("truncation", "engine.extras:truncation_scorer", ("truncation",), default=True,
-          help="speech at the clip's first/last 100 ms (Silero VAD): a clip cut mid-word"),
-    Extra("lm", "engine.lm:lm_scorer", ("lm_nll",), model_option="lm",
-          help="NLL per token of the label under a causal LM (--lm; default Gemma-3 270M): catches garbled "
-               "labels, not fluent hallucinations"),
-    Extra("text", "engine.text_embedding:text_embedding_scorer", ("text_embedding",),
-          help="sentence embedding of each label (all-MiniLM-L6-v2), written to embeddings/text.npy for the map"),
-    Extra("dnsmos", "engine.dnsmos:dnsmos_scorer", ("dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl"),
-          help="DNSMOS audio quality (speechmos, ~1 s a clip): weak predictor of label quality"),
-    Extra("proxy", "engine.proxy:proxy_scorer", ("proxy_text", "proxy_model", "proxy_wer", "proxy_cer"),
-          default=True, model_option="proxy",
-          help="an independent ASR model's transcript and its WER/CER against the label (--proxy; default "
-               "Whisper tiny.en, English clips only)"),
-    Extra("phoneme", "engine.phonemes:phoneme_scorer", ("proxy_per",),
-          help="phoneme error rate of the label (G2P) against hama's phoneme recogniser (English clips only)"),
-    Extra("align", "engine.phonemes:align_scorer", ("align_score",),
-          help="CTC forced alignment of the label's phonemes with hama's phoneme recogniser, per phoneme "
-               "(English clips only; an empty label scores how little speech it hears)"),
-)}
-EMBEDDING_COLUMNS = {"text_embedding": "text"}  # scorer output → embeddings/<name>.npy
-
-
-def extra_names(spec: str) -> list[str]:
-    """`--add` value → extra names: a comma list, `default`, `all` or `none`."""
-    names: list[str] = []
-    for part in (p.strip() for p in spec.split(",") if p.strip()):
-        if part == "all":
-            names += list(EXTRAS)
-        elif part == "default":
-            names += [n for n, e in EXTRAS.items() if e.default]
-        elif part == "none":
-            continue
-        elif part in EXTRAS:
-            names.append(part)
-        else:
-            raise ValueError(f"unknown score group {part!r}; choose from {', '.join(EXTRAS)}, default, all, none")
-    return list(dict.fromkeys(names))
 
 
 def scorable(table: pd.DataFrame) -> pd.DataFrame:
@@ -240,11 +155,3 @@ def _aligned(all_ids: pd.Series, found_ids: pd.Series, parts: list[Path]) -> np.
     have = all_ids.isin(position.index).to_numpy()
     out[have] = found[position[all_ids[have]].to_numpy()]
     return out
-
-
-def truncation_scorer(options: ExtraOptions) -> Scorer:
-    """Edge speech activity from Silero VAD (no extra model)."""
-    from engine.scores.truncation import truncation
-    from engine.vad import frame_speech_probs
-
-    return lambda batch: {"truncation": truncation([frame_speech_probs(s) for s in batch.samples])}

@@ -5,7 +5,7 @@
   and the last). Every copied tensor is shape-checked.
 - smaller (DistilWhisper's route): a smaller pretrained Whisper (default the bundled tiny.en), optionally
   cut the same way. Its vocabulary may differ from the teacher's (tiny.en's English-only BPE shares
-  few token ids with the multilingual one): the KD targets are mapped (engine.distill_data).
+  few token ids with the multilingual one): the KD targets are mapped (engine.distill.data).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from transformers import WhisperFeatureExtractor, WhisperForConditionalGeneration, WhisperProcessor
 
-from engine.atomic import atomic_path
+from engine.io.atomic import atomic_path
 
 PRUNED_DECODER_LAYERS = 2  # a pruned student's default: the teacher's first and last decoder layers
 PREPROCESSOR = "preprocessor_config.json"  # faster-whisper reads the mel count here
@@ -80,9 +80,8 @@ def _generation_config(teacher: WhisperForConditionalGeneration, decoder_map: li
 def student_source_dir(model: str | None) -> Path:
     """The transformers folder a `smaller` student starts from: the bundled Whisper tiny.en (default,
     converted once), a transformers id or folder, or a CTranslate2 folder."""
-    from engine.convert import hf_teacher_dir
-    from engine.models import TINY_EN, tiny_en_dir
-    from engine.torch_teacher import resolve_hf_dir
+    from engine.teacher.convert import hf_teacher_dir, resolve_hf_dir
+    from engine.teacher.models import TINY_EN, tiny_en_dir
 
     if model in (None, TINY_EN):
         return hf_teacher_dir(tiny_en_dir(), name=TINY_EN)

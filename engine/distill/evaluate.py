@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.audio import AudioError, load_audio
-from engine.jobs import STUDENT, STUDENT_CT2
+from engine.distill.jobs import STUDENT, STUDENT_CT2
+from engine.io.audio import AudioError, load_audio
 from engine.scores.reference_wer import wer
-from engine.teacher import TeacherOptions, load_teacher, resolve_teacher_dir
+from engine.teacher import load_teacher
+from engine.teacher.models import resolve_teacher_dir
+from engine.teacher.options import TeacherOptions
 from engine.text import normalize
-
 
 
 def parameter_count(hf_dir: str | Path) -> int:
@@ -84,7 +85,7 @@ def evaluate_run(run: str | Path, clips: pd.DataFrame, teacher: str | None = Non
     "student": {...}}, "speedup"}; each model has parameters, layers, wer (None without references),
     rtfx, seconds and hit_limit (transcripts cut at the token limit); the student also wer_vs_teacher.
     """
-    from engine.torch_teacher import resolve_hf_dir
+    from engine.teacher.convert import resolve_hf_dir
 
     run = Path(run)
     waveforms, kept, skipped = [], [], {}
@@ -137,7 +138,7 @@ def manifest_clips(manifest: str | Path) -> pd.DataFrame:
     """A test manifest (anything `score` reads) as clips: id, audio_filepath, lang, reference."""
     import tempfile
 
-    from engine.ingest import read_input
+    from engine.io.ingest import read_input
 
     with tempfile.TemporaryDirectory() as audio_dir:  # audio embedded in a HF dataset lands here
         clips = [c for c in read_input(manifest, audio_dir) if not c.problem]

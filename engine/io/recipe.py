@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from engine.atomic import write_text_atomic
+from engine.io.atomic import write_text_atomic
+from engine.io.workspace import RECIPE, Workspace
 from engine.scores import HIGHER_IS_BETTER
-from engine.workspace import RECIPE, Workspace
 
 COMBINE_MODES = ("all", "any")
 OVERRIDE_ACTIONS = ("keep", "reject")

@@ -27,13 +27,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from engine.atomic import atomic_path
-from engine.audio import SAMPLE_RATE, AudioError, load_audio
-from engine.export import kept_rows
-from engine.models import is_multilingual
-from engine.recipe import read_recipe
-from engine.teacher import MAX_LABEL_TOKENS, N_SAMPLES
-from engine.workspace import Workspace
+from engine.io.atomic import atomic_path
+from engine.io.audio import SAMPLE_RATE, AudioError, load_audio
+from engine.io.export import kept_rows
+from engine.io.recipe import read_recipe
+from engine.io.workspace import Workspace
+from engine.teacher.models import is_multilingual
+from engine.teacher.options import MAX_LABEL_TOKENS, N_SAMPLES
 
 CACHES = ".cache"  # in WS/runs
 CACHE_FORMAT = 2  # 2: targets in the student's vocabulary, with a KD mask

@@ -19,19 +19,30 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.atomic import remove_stale_temporaries, write_text_atomic
-from engine.audio import MAX_SECONDS, MIN_SECONDS, Audio, AudioError, load_audio, usability_problem
-from engine.extras import ExtraOptions, add_scores, extra_names, merge_extras
-from engine.ingest import read_input
-from engine.mapping import update_map
-from engine.progress import Progress, progress_bar
+from engine.analysis.mapping import update_map
+from engine.extras import ExtraOptions, extra_names
+from engine.extras.vad import frame_speech_probs
+from engine.io.atomic import remove_stale_temporaries, write_text_atomic
+from engine.io.audio import MAX_SECONDS, MIN_SECONDS, Audio, AudioError, load_audio, usability_problem
+from engine.io.ingest import read_input
+from engine.io.progress import Progress, progress_bar
+from engine.io.workspace import EMBEDDINGS, MANIFEST, SHARDS, Clip, Workspace, write_array_atomic, write_table_atomic
 from engine.scores import (
-    clipping, confidence, entropy, language, loudness, reference_wer, repetition, speaking_rate, speech_ratio,
+    clipping,
+    confidence,
+    entropy,
+    language,
+    loudness,
+    reference_wer,
+    repetition,
+    speaking_rate,
+    speech_ratio,
     whisper_rules,
 )
-from engine.teacher import Teacher, TeacherOptions, TeacherOutput, load_teacher
-from engine.vad import frame_speech_probs
-from engine.workspace import EMBEDDINGS, MANIFEST, SHARDS, Clip, Workspace, write_array_atomic, write_table_atomic
+from engine.scoring.extras import add_scores, merge_extras
+from engine.teacher import load_teacher
+from engine.teacher.base import Teacher
+from engine.teacher.options import TeacherOptions, TeacherOutput
 
 PLAN = "plan.json"  # the shard file names of the current manifest, in order
 CLIPPED_SHARE = 0.01  # flag clips with more than 1 % of samples at full scale

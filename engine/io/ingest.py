@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from engine.audio import AUDIO_EXTENSIONS
-from engine.workspace import Clip, clip_id
+from engine.io.audio import AUDIO_EXTENSIONS
+from engine.io.workspace import Clip, clip_id
 
 TEXT_COLUMNS = ("text", "sentence", "transcript", "transcription", "normalized_text")
 _HF_MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")

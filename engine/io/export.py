@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.audio import SAMPLE_RATE
-from engine.atomic import atomic_path
-from engine.recipe import Recipe, kept_mask
-from engine.workspace import Workspace
+from engine.io.atomic import atomic_path
+from engine.io.audio import SAMPLE_RATE
+from engine.io.recipe import Recipe, kept_mask
+from engine.io.workspace import Workspace
 
 FORMATS = ("nemo", "hf")
 NEMO_MANIFEST = "manifest.jsonl"

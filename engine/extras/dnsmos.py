@@ -13,8 +13,8 @@ import os
 
 import numpy as np
 
-from engine.audio import SAMPLE_RATE
 from engine.extras import ExtraOptions, Scorer
+from engine.io.audio import SAMPLE_RATE
 from engine.scores.dnsmos import dnsmos
 
 WINDOW = int(9.01 * SAMPLE_RATE)  # speechmos's model input length (INPUT_LENGTH)

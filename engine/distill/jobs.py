@@ -7,8 +7,8 @@ files that any session can read.
     RUN/metrics.jsonl    one line per step and per evaluation
     RUN/log.txt          what the job did, in words; RUN/job.out its stdout and stderr when started here
     RUN/cancel           created to ask the job to stop after its current step
-    RUN/config.yaml, checkpoint.pt, best.pt, student/, student-ct2/, eval.json: see engine.distill
-    WS/runs/.cache/      teacher caches shared by runs on the same kept set: see engine.distill_data
+    RUN/config.yaml, checkpoint.pt, best.pt, student/, student-ct2/, eval.json: see engine.distill.train
+    WS/runs/.cache/      teacher caches shared by runs on the same kept set: see engine.distill.data
 
 So a reloaded page, a second browser or a shell sees the same job; `start_job` runs
 `whisper-curator distill` in the background, handing it the lock it took.
@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from engine.atomic import write_text_atomic
-from engine.workspace import Workspace
+from engine.io.atomic import write_text_atomic
+from engine.io.workspace import Workspace
 
 RUNS = "runs"
 LOCK = ".lock"
@@ -70,7 +70,7 @@ class RunFiles:
                 f.write(json.dumps(row) + "\n")
 
     def status(self, info) -> None:
-        """Write `info` (a dataclass: engine.distill.StepInfo) to status.json and pass it to on_step."""
+        """Write `info` (a dataclass: engine.distill.train.StepInfo) to status.json and pass it to on_step."""
         if self.main:
             write_text_atomic(self.run / STATUS, json.dumps({**asdict(info), "pid": os.getpid(), "updated": time.time()}))
             if self.on_step:
@@ -160,7 +160,7 @@ def start_job(ws: Workspace, run: Path, config_file: Path) -> subprocess.Popen:
         _write_holder(fd, run)
         write_text_atomic(run / STATUS, json.dumps({"stage": "starting", "step": 0, "max_steps": 0,
                                                     "message": "starting", "updated": time.time()}))
-        command = [sys.executable, "-m", "engine", "distill", str(ws.root), "--out", str(run), "--config", str(config_file)]
+        command = [sys.executable, "-m", "whisper_curator", "distill", str(ws.root), "--out", str(run), "--config", str(config_file)]
         with open(run / JOB_OUT, "ab") as out:
             process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, pass_fds=(fd,),
                                        env={**os.environ, LOCK_FD_ENV: str(fd)}, start_new_session=True)

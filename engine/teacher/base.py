@@ -1,0 +1,132 @@
+"""The teacher pass, backend-independent: one encoder pass per clip → greedy pseudo-label, token statistics,
+language, embedding.
+
+Clips are padded to Whisper's 30 s window and batched; the encoder output feeds language
+identification, greedy decoding and the mean-pooled audio embedding, so nothing runs twice.
+Backends (`ct2`, `hf`) supply the model calls.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from engine.io.audio import SAMPLE_RATE
+from engine.teacher.options import (
+    FIT_MARGIN_SECONDS,
+    FIT_MIN_SECONDS,
+    FRAMES_PER_SECOND,
+    N_FRAMES,
+    N_SAMPLES,
+    Decoded,
+    TeacherOptions,
+    TeacherOutput,
+)
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def token_statistics(step_logits: np.ndarray, tokens: list[int]) -> tuple[np.ndarray, np.ndarray, float | None]:
+    """Per-token log-probability and entropy from raw step logits, plus end-of-text's log-probability.
+
+    `step_logits` is (n + 1, vocab): one row per generated token and a last row for end-of-text,
+    with suppressed entries at about -3.4e38 (CTranslate2's mask), which get probability zero.
+    A label cut at the token limit has no end-of-text row: its log-probability is None.
+    """
+    logp = _log_softmax(step_logits.astype(np.float64))
+    probs = np.exp(logp)
+    entropies = -(probs * np.where(probs > 0, logp, 0.0)).sum(axis=-1)
+    n = len(tokens)
+    chosen = logp[np.arange(n), tokens] if n else np.zeros(0)
+    eot = float(logp[n].max()) if len(logp) > n else None  # greedy: end-of-text was the argmax
+    return chosen.astype(np.float32), entropies[:n].astype(np.float32), eot
+
+
+class Teacher:
+    """A Whisper teacher loaded once; `run` labels a batch of 16 kHz waveforms.
+
+    Subclasses supply the model: `_encode`, `_detect_language`, `_decode`, `_states`.
+    """
+
+    def __init__(self, options: TeacherOptions, tokenizer_file: Path, multilingual: bool, n_mels: int):
+        import tokenizers
+        from faster_whisper.feature_extractor import FeatureExtractor
+        from faster_whisper.tokenizer import Tokenizer
+
+        self.options = options
+        self.multilingual = multilingual
+        self.features = FeatureExtractor(feature_size=n_mels)
+        self.tokenizer = Tokenizer(tokenizers.Tokenizer.from_file(str(tokenizer_file)), multilingual,
+                                   task=options.task, language="en")
+        self.eot = self.tokenizer.eot
+
+    def log_mel(self, waveform: np.ndarray, frames: int = N_FRAMES) -> np.ndarray:
+        """(n_mels, frames) log-mel features of a clip padded with silence to 30 s, then cut to `frames`."""
+        padded = np.zeros(N_SAMPLES, dtype=np.float32)
+        padded[: min(len(waveform), N_SAMPLES)] = waveform[:N_SAMPLES]
+        return self.features(padded, padding=0)[:, :frames]
+
+    def window_frames(self, longest_samples: int) -> int:
+        """Mel frames the encoder sees: Whisper's full 30 s, or with window="fit" a window that covers
+        the batch's longest clip plus a margin of silence (the encoder's cost grows with it)."""
+        if self.options.window == "full":
+            return N_FRAMES
+        seconds = max(FIT_MIN_SECONDS, longest_samples / SAMPLE_RATE + FIT_MARGIN_SECONDS)
+        return min(N_FRAMES, int(np.ceil(seconds / 5) * 5 * 100))
+
+    def prompt(self, lang: str) -> list[int]:
+        """<|startoftranscript|><|lang|><|task|><|notimestamps|> (no language/task for English-only models)."""
+        prompt = [self.tokenizer.sot]
+        if self.multilingual:
+            prompt += [self.language_token(lang), self.tokenizer.task]
+        return prompt + [self.tokenizer.no_timestamps]
+
+    def language_token(self, lang: str | None) -> int | None:
+        return self.tokenizer.tokenizer.token_to_id(f"<|{lang}|>") if lang else None
+
+    def run(self, waveforms: list[np.ndarray], langs: list[str | None]) -> list[TeacherOutput]:
+        """Label a batch: one encoder pass, language ID, greedy decoding, token statistics."""
+        frames = self.window_frames(max(len(w) for w in waveforms))
+        encoded = self._encode(np.stack([self.log_mel(w, frames) for w in waveforms]))
+        detected = self._detect_language(encoded) if self.multilingual else [(None, 1.0)] * len(waveforms)
+        decode_langs = [given if self.language_token(given) is not None else (found or "en")
+                        for given, (found, _) in zip(langs, detected)]
+        results = self._decode(encoded, [self.prompt(lang) for lang in decode_langs])
+        states = self._states(encoded)
+        outputs = []
+        for i, result in enumerate(results):
+            tokens = [t for t in result.tokens if t < self.eot]
+            logprobs, entropies, eot_logprob = token_statistics(result.step_logits, tokens)
+            n_frames = max(1, min(states.shape[1], int(np.ceil(len(waveforms[i]) / SAMPLE_RATE * FRAMES_PER_SECOND))))
+            output = TeacherOutput(
+                text=self.tokenizer.decode(tokens).strip(),
+                tokens=tokens,
+                token_logprobs=logprobs,
+                token_entropies=entropies,
+                eot_logprob=eot_logprob or 0.0,
+                hit_limit=eot_logprob is None,
+                no_speech_prob=float(result.no_speech_prob),
+                lang=decode_langs[i],
+                detected_lang=detected[i][0],
+                lang_prob=float(detected[i][1]),
+                embedding=states[i, :n_frames].astype(np.float32).mean(axis=0),
+            )
+            if output.emptied:
+                output.text = ""
+            outputs.append(output)
+        return outputs
+
+    def _encode(self, features: np.ndarray):
+        raise NotImplementedError
+
+    def _detect_language(self, encoded) -> list[tuple[str, float]]:
+        raise NotImplementedError
+
+    def _decode(self, encoded, prompts: list[list[int]]) -> list[Decoded]:
+        raise NotImplementedError
+
+    def _states(self, encoded) -> np.ndarray:
+        raise NotImplementedError
