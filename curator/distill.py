@@ -32,7 +32,7 @@ from engine.distill.jobs import (
     running_job,
     start_job,
 )
-from engine.distill.train import DistillConfig, resolved, write_run_config
+from engine.distill.train import DistillConfig, resolved_here, write_run_config
 from engine.io.workspace import Workspace
 
 POLL_SECONDS = 1.0
@@ -182,9 +182,7 @@ class DistillTab:
 
 def build(ws: Workspace, app: gr.Blocks) -> DistillTab:
     """Lay out and wire the Distill tab inside the current Blocks context; `app.load` reattaches to a job."""
-    import torch
-
-    default = resolved(DistillConfig(), cuda=torch.cuda.is_available())
+    default = resolved_here()
     gr.Markdown("Trains a smaller Whisper (the student) on the kept clips' pseudo-labels, with the teacher's "
                 "output distribution as soft targets. The same from a shell: `whisper-curator distill WS`. "
                 "The default student is Whisper tiny.en distilled from the teacher (English clips): in "

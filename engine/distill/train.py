@@ -107,6 +107,11 @@ def resolved(config: DistillConfig, cuda: bool) -> DistillConfig:
     return replace(config, freeze_encoder=freeze, precision=precision)
 
 
+def resolved_here(config: DistillConfig = DistillConfig()) -> DistillConfig:
+    """`resolved` for this machine's hardware (CUDA when present)."""
+    return resolved(config, cuda=torch.cuda.is_available())
+
+
 def total_steps(config: DistillConfig, n_train: int, world: int) -> int:
     if config.max_steps is not None:
         return config.max_steps
