@@ -4,6 +4,7 @@ bundled demo."""
 import argparse
 import sys
 
+from curator import HOST, PORT
 from curator.app import launch
 from engine.demo import demo_input
 
@@ -11,8 +12,8 @@ parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("input", nargs="?", help="workspace or input to score; default: score and open the bundled demo")
 parser.add_argument("--workspace", "-w", default=None, help="where to score an INPUT that is not a workspace "
                     "(default: a folder named after it in the user cache)")
-parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-parser.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+parser.add_argument("--host", default=HOST, help=f"address to bind (default: {HOST})")
+parser.add_argument("--port", type=int, default=PORT, help=f"port (default: {PORT})")
 parser.add_argument("--auth", default=None, metavar="USER:PASS", help="require this login")
 args = parser.parse_args()
 source, workspace = (args.input, args.workspace) if args.input else demo_input(args.workspace)

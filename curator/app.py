@@ -11,7 +11,7 @@ os.environ.setdefault("GRADIO_RUN_HISTORY", "False")  # else the browser re-save
 
 import gradio as gr  # noqa: E402
 
-from curator import clips, distill, evidence, export_panel, filters, map_view, recipe_bar, review  # noqa: E402
+from curator import HOST, PORT, clips, distill, evidence, export_panel, filters, map_view, recipe_bar, review  # noqa: E402
 from curator.scoring import Server, serve_scoring  # noqa: E402
 from curator.session import Session  # noqa: E402
 from curator.summary import summary_markdown  # noqa: E402
@@ -64,7 +64,7 @@ def build_app(workspace: str | Path, exports_anywhere: bool = True) -> gr.Blocks
     return app
 
 
-def launch(source: str | Path, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None,
+def launch(source: str | Path, host: str = HOST, port: int = PORT, auth: str | None = None,
            insecure: bool = False, prevent_thread_lock: bool = False, workspace: str | Path | None = None) -> Server:
     """Serve the app on a scored workspace, or on any input `score` takes: that is scored first into
     `workspace` (default: a folder of the user cache named after it) while the page shows progress.

@@ -6,17 +6,20 @@ import os
 import sys
 from collections.abc import Callable
 
+from curator import HOST, PORT
 from engine.analysis.mapping import FIT_ROWS, MAP_EMBEDDINGS
+from engine.analysis.mapping import SEED as MAP_SEED
 from engine.distill.config import CHECKS_PER_RUN, PRECISIONS, STUDENT_KINDS, DistillConfig
-from engine.extras import EXTRAS
+from engine.extras import EXTRAS, ExtraOptions
+from engine.io.export import FORMATS
+from engine.scoring.pipeline import ScoreOptions
 from engine.scoring.prepare import cached_workspaces
-from engine.teacher.options import MAX_LABEL_TOKENS, TeacherOptions
+from engine.teacher.options import BACKENDS, DEVICES, TASKS, WINDOWS, TeacherOptions
 
 
 def _score(args: argparse.Namespace) -> None:
-    from engine.extras import ExtraOptions
     from engine.io.workspace import Workspace
-    from engine.scoring.pipeline import ScoreOptions, score_workspace
+    from engine.scoring.pipeline import score_workspace
 
     workspace = args.workspace or (args.input if Workspace(args.input).exists else None)
     if workspace is None:
@@ -149,7 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_score, _add_merge, _add_serve, _add_export, _add_map, _add_validate, _add_distill, _add_eval,
+                _add_demo):
+        add(commands)
+    return parser
 
+
+def _add_score(commands) -> None:
     score = _command(commands, "score", _score, "Transcribe INPUT with the teacher and score every clip into a "
                      "workspace; give a scored workspace as INPUT to resume it or --add scores to it.")
     score.add_argument("input", help="a folder of audio files (wav/flac/mp3/ogg), a NeMo JSONL manifest "
@@ -160,112 +169,138 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--add", default="default", help="extra score groups, comma-separated: "
                        f"{', '.join(f'{n} ({e.help})' for n, e in EXTRAS.items())}; or default "
                        f"({','.join(n for n, e in EXTRAS.items() if e.default)}), all, none")
-    score.add_argument("--proxy", default=None, help="proxy ASR for the proxy scores: tiny.en (the bundled Whisper "
-                       "tiny.en, English clips only), pocketsphinx (English), or a transformers ASR model id or folder "
-                       "(a multilingual Whisper reads each clip's language; add =en,de to list what another model reads)")
-    score.add_argument("--lm", default=None, help="causal language model for lm_nll: a transformers model id "
-                       "or folder, or a .gguf file; default: the bundled Gemma-3 270M")
+    extra = _options(score, ExtraOptions())
+    extra("proxy", help="proxy ASR for the proxy scores: tiny.en (the bundled Whisper tiny.en, English clips only), "
+          "pocketsphinx (English), or a transformers ASR model id or folder (a multilingual Whisper reads each "
+          "clip's language; add =en,de to list what another model reads)")
+    extra("lm", help="causal language model for lm_nll: a transformers model id or folder, or a .gguf file; "
+          "default: the bundled Gemma-3 270M")
     score.add_argument("--map", action=argparse.BooleanOptionalAction, default=True, help="then place every "
                        "clip by its audio embedding for the app's Map tab (embeddings/map.parquet), unless the map "
                        "there already has the same clips")
-    score.add_argument("--teacher", default=None, help="CTranslate2 folder, Hugging Face folder or hub id; "
-                       "default: the bundled Whisper base")
-    score.add_argument("--backend", default="ct2", choices=["ct2", "torch"], help="ct2: CTranslate2, fastest "
-                       "(int8 on CPU); torch: transformers, for any HF Whisper (bf16/fp16 on CUDA)")
-    score.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the teacher runs")
-    score.add_argument("--compute-type", default="auto", help="ct2: int8, float16, float32...; torch: float32, float16, bfloat16; "
-                       "auto = int8 (ct2) / float32 (torch) on CPU, float16 / bf16 on CUDA")
-    score.add_argument("--threads", type=int, default=0, help="CPU threads for the teacher (0 = all cores)")
-    score.add_argument("--batch-size", type=int, default=8, help="clips per teacher batch")
-    score.add_argument("--window", default="full", choices=["full", "fit"], help="full: Whisper's own 30 s "
-                       "window; fit: a window fitted to each batch's longest clip (≥ 10 s, ≥ 5 s of trailing "
-                       "silence), about 3x faster on short clips; labels may differ slightly (docs/benchmarks.md)")
-    score.add_argument("--task", default="transcribe", choices=["transcribe", "translate"], help="Whisper task")
-    score.add_argument("--max-label-tokens", type=int, default=MAX_LABEL_TOKENS, help="longest pseudo-label in tokens")
-    score.add_argument("--shard-size", type=int, default=256, help="clips per shard (the unit of resumption)")
+    _add_teacher_options(score)
+    shards = _options(score, ScoreOptions())
+    shards("shard_size", type=int, help="clips per shard (the unit of resumption)")
     score.add_argument("--num-shards", type=int, default=None, help="number of processes scoring this workspace "
                        "(default: WORLD_SIZE from torchrun/accelerate, else 1)")
-    score.add_argument("--shard-index", type=int, default=0, help="which of --num-shards this process takes")
+    shards("shard_index", type=int, help="which of --num-shards this process takes")
 
+
+def _add_teacher_options(score: argparse.ArgumentParser) -> None:
+    teacher = _options(score, TeacherOptions())
+    teacher("teacher", help="CTranslate2 folder, Hugging Face folder or hub id; default: the bundled Whisper base")
+    teacher("backend", choices=BACKENDS, help="ct2: CTranslate2, fastest (int8 on CPU); torch: transformers, for "
+            "any HF Whisper (bf16/fp16 on CUDA)")
+    teacher("device", choices=DEVICES, help="where the teacher and the extra scores run")
+    teacher("compute_type", help="ct2: int8, float16, float32...; torch: float32, float16, bfloat16; auto = int8 "
+            "(ct2) / float32 (torch) on CPU, float16 / bf16 on CUDA")
+    teacher("threads", type=int, help="CPU threads for the teacher and the extra scores (0 = all cores)")
+    teacher("batch_size", type=int, help="clips per teacher batch")
+    teacher("window", choices=WINDOWS, help="full: Whisper's own 30 s window; fit: a window fitted to each batch's "
+            "longest clip (≥ 10 s, ≥ 5 s of trailing silence), about 3x faster on short clips; labels may differ "
+            "slightly (docs/benchmarks.md)")
+    teacher("task", choices=TASKS, help="Whisper task")
+    teacher("max_label_tokens", type=int, help="longest pseudo-label in tokens")
+
+
+def _add_merge(commands) -> None:
     merge = _command(commands, "merge", _merge, "Combine the shards written by several `score` processes "
                      "(each with --num-shards/--shard-index) into scores.parquet.")
     merge.add_argument("workspace", help="workspace folder the ranks scored into")
 
+
+def _add_serve(commands) -> None:
     serve = _command(commands, "serve", _serve, "Open the curation app in the browser on a workspace, or on any "
                      "input `score` takes: that is scored first (resuming), with its progress on the page.")
     serve.add_argument("input", help="a workspace folder written by `score`, or an audio folder, a NeMo JSONL "
                        "manifest, a CSV or a saved Hugging Face dataset")
     serve.add_argument("--workspace", "-w", default=None, help="where to score an INPUT that is not a workspace "
                        f"(default: a folder named after INPUT in {str(cached_workspaces()).replace('%', '%%')})")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind; one other than this machine "
+    serve.add_argument("--host", default=HOST, help="address to bind; one other than this machine "
                        "needs --auth or --insecure")
-    serve.add_argument("--port", type=int, default=7860, help="port to bind")
+    serve.add_argument("--port", type=int, default=PORT, help="port to bind")
     serve.add_argument("--auth", default=None, metavar="USER:PASS", help="require this login")
     serve.add_argument("--insecure", action="store_true", help="allow a --host other than this machine without "
                        "--auth (anyone who can reach the port can read the workspace and change its recipe)")
 
+
+def _add_export(commands) -> None:
     export = _command(commands, "export", _export, "Write the clips a recipe keeps as a NeMo manifest or a "
                       "Hugging Face dataset.")
     export.add_argument("workspace", help="workspace folder written by `score`")
     export.add_argument("--recipe", default=None, help="recipe YAML (default: WORKSPACE/recipe.yaml as saved by "
                         "the app, or, without one, every clip with status ok)")
-    export.add_argument("--format", required=True, choices=["nemo", "hf"], help="nemo: manifest.jsonl "
+    export.add_argument("--format", required=True, choices=FORMATS, help="nemo: manifest.jsonl "
                         "(audio_filepath, duration, text = pseudo-label, lang, id, reference); hf: a datasets "
                         "folder for load_from_disk (audio, text, lang, duration, id)")
     export.add_argument("--out", required=True, help="folder to write; replaced as a whole when it holds an "
                         "earlier export, refused when it holds anything else")
 
+
+def _add_map(commands) -> None:
     map_ = _command(commands, "map", _map, "Place every clip in 2-D by its teacher audio embedding (UMAP) "
                     "for the app's Map tab.")
     map_.add_argument("workspace", help="workspace folder written by `score`")
     map_.add_argument("--fit-rows", type=int, default=FIT_ROWS, help="clips sampled to fit UMAP; the rest are "
                       "transformed into the fitted map")
-    map_.add_argument("--seed", type=int, default=0, help="random seed for the sample and UMAP")
+    map_.add_argument("--seed", type=int, default=MAP_SEED, help="random seed for the sample and UMAP")
     map_.add_argument("--embedding", default="audio", choices=list(MAP_EMBEDDINGS), help="place clips by the "
                       "teacher's audio embedding, by their label's text embedding (needs `score --add text`), or both")
 
+
+def _add_validate(commands) -> None:
     validate = _command(commands, "validate", _validate, "Check every label-free score against the references a "
                         "workspace has: Spearman vs WER, AUROC for WER > 20 %, kept-set WER at 50/70/90 % "
                         "retention; writes a table and figures to WORKSPACE/reports/.")
     validate.add_argument("workspace", help="scored workspace whose manifest has reference texts on some clips")
 
+
+def _add_distill(commands) -> None:
     distill = _command(commands, "distill", _distill, "Train a smaller student from the teacher on the clips the "
                        "recipe keeps (knowledge distillation); rerun the same command to resume.")
     distill.add_argument("workspace", help="scored workspace; its recipe.yaml decides which clips train the student")
     distill.add_argument("--out", default="student", help="run name (a folder in WORKSPACE/runs) or a path")
     distill.add_argument("--config", default=None, help="options from a YAML file (a run's config.yaml); "
                          "the options below are then ignored")
-    option = _config_option(distill, DistillConfig())
-    option("student", choices=STUDENT_KINDS, help="pruned: the teacher with fewer layers; smaller: a smaller pretrained "
-           "Whisper (--student-model) distilled from the teacher")
-    option("student_model", help="smaller: tiny.en (the bundled Whisper tiny.en, English clips only), a transformers "
-           "Whisper id or folder, or a CTranslate2 folder; default: tiny.en")
-    option("decoder_layers", type=int, help="student decoder layers, copied from evenly spaced layers of the teacher "
-           "(pruned; default 2 = the first and the last) or of the smaller model (default: all)")
-    option("encoder_layers", type=int, help="student encoder layers (default: all)")
-    option("epochs", type=float, help="passes over the training clips")
-    option("max_steps", type=int, help="optimiser steps; overrides --epochs")
-    option("batch_size", type=int, help="clips per micro-batch and process")
-    option("grad_accum", type=int, help="micro-batches per optimiser step")
-    option("lr", type=float, help="peak AdamW learning rate (warmup, then linear decay)")
-    option("alpha_ce", type=float, help="weight of cross-entropy on the pseudo-labels")
-    option("alpha_kl", type=float, help="weight of KL(teacher || student)")
-    option("temperature", type=float, help="softmax temperature of the KL term")
-    option("topk", type=int, help="teacher logits cached per token for the KL term")
-    option("freeze_encoder", action=argparse.BooleanOptionalAction, help="train the decoder only, on encoder outputs "
-           "cached once (default: on CPU yes, on CUDA no)")
-    option("precision", choices=PRECISIONS, help="autocast precision; auto = bf16/fp16 on CUDA, float32 on CPU")
-    option("heldout_fraction", type=float, help="kept clips held out for evaluation")
-    option("eval_every", type=int, help=f"steps between held-out checks (default: {CHECKS_PER_RUN} in the run)")
-    option("patience", type=int, help="stop after this many held-out checks without a better student (fewer "
-           "looping transcripts, then lower WER against the labels, then lower loss); 0: train to the end")
-    option("evaluate", action=argparse.BooleanOptionalAction, help="end with teacher vs student on the held-out clips "
-           "(eval.json); `eval` does it later")
-    option("checkpoint_every", type=int, help="steps between checkpoints")
-    option("seed", type=int, help="seed for the split, the shuffles and the model")
-    option("recipe", help="recipe YAML (default: WORKSPACE/recipe.yaml)")
-    option("teacher", help="CTranslate2 or transformers Whisper folder; default: the bundled Whisper base")
+    option = _options(distill, DistillConfig())
+    for name, kwargs in DISTILL_OPTIONS.items():
+        option(name, **kwargs)
 
+
+DISTILL_OPTIONS = {  # DistillConfig field → its --option's argparse settings (the default comes from DistillConfig)
+    "student": {"choices": STUDENT_KINDS, "help": "pruned: the teacher with fewer layers; smaller: a smaller "
+                "pretrained Whisper (--student-model) distilled from the teacher"},
+    "student_model": {"help": "smaller: tiny.en (the bundled Whisper tiny.en, English clips only), a transformers "
+                      "Whisper id or folder, or a CTranslate2 folder; default: tiny.en"},
+    "decoder_layers": {"type": int, "help": "student decoder layers, copied from evenly spaced layers of the teacher "
+                       "(pruned; default 2 = the first and the last) or of the smaller model (default: all)"},
+    "encoder_layers": {"type": int, "help": "student encoder layers (default: all)"},
+    "epochs": {"type": float, "help": "passes over the training clips"},
+    "max_steps": {"type": int, "help": "optimiser steps; overrides --epochs"},
+    "batch_size": {"type": int, "help": "clips per micro-batch and process"},
+    "grad_accum": {"type": int, "help": "micro-batches per optimiser step"},
+    "lr": {"type": float, "help": "peak AdamW learning rate (warmup, then linear decay)"},
+    "alpha_ce": {"type": float, "help": "weight of cross-entropy on the pseudo-labels"},
+    "alpha_kl": {"type": float, "help": "weight of KL(teacher || student)"},
+    "temperature": {"type": float, "help": "softmax temperature of the KL term"},
+    "topk": {"type": int, "help": "teacher logits cached per token for the KL term"},
+    "freeze_encoder": {"action": argparse.BooleanOptionalAction, "help": "train the decoder only, on encoder "
+                       "outputs cached once (default: on CPU yes, on CUDA no)"},
+    "precision": {"choices": PRECISIONS, "help": "autocast precision; auto = bf16/fp16 on CUDA, float32 on CPU"},
+    "heldout_fraction": {"type": float, "help": "kept clips held out for evaluation"},
+    "eval_every": {"type": int, "help": f"steps between held-out checks (default: {CHECKS_PER_RUN} in the run)"},
+    "patience": {"type": int, "help": "stop after this many held-out checks without a better student (fewer "
+                 "looping transcripts, then lower WER against the labels, then lower loss); 0: train to the end"},
+    "evaluate": {"action": argparse.BooleanOptionalAction, "help": "end with teacher vs student on the held-out "
+                 "clips (eval.json); `eval` does it later"},
+    "checkpoint_every": {"type": int, "help": "steps between checkpoints"},
+    "seed": {"type": int, "help": "seed for the split, the shuffles and the model"},
+    "recipe": {"help": "recipe YAML (default: WORKSPACE/recipe.yaml)"},
+    "teacher": {"help": "CTranslate2 or transformers Whisper folder; default: the bundled Whisper base"},
+}
+
+
+def _add_eval(commands) -> None:
     eval_ = _command(commands, "eval", _eval, "Compare a distilled student with its teacher on labelled clips: "
                      "WER, decoding speed (RTFx), parameters.")
     eval_.add_argument("run", help="run folder written by `distill` (WORKSPACE/runs/NAME)")
@@ -273,16 +308,17 @@ def build_parser() -> argparse.ArgumentParser:
                        "a folder")
     eval_.add_argument("--out", default=None, help="report file (default: RUN/eval-<test name>.json)")
 
+
+def _add_demo(commands) -> None:
     demo = _command(commands, "demo", _demo, "Score the bundled demo clips once (about 2 minutes on 2 cores) and "
                     "open the app on them.")
     demo.add_argument("--workspace", "-w", default=None, help="where to score the demo "
                       "(default: demo/ in $WHISPER_CURATOR_CACHE, else ~/.cache/whisper-curator)")
-    demo.add_argument("--host", default="127.0.0.1", help="address to bind (this machine only)")
-    demo.add_argument("--port", type=int, default=7860, help="port to bind")
-    return parser
+    demo.add_argument("--host", default=HOST, help="address to bind (this machine only)")
+    demo.add_argument("--port", type=int, default=PORT, help="port to bind")
 
 
-def _config_option(parser: argparse.ArgumentParser, defaults) -> Callable[..., None]:
+def _options(parser: argparse.ArgumentParser, defaults) -> Callable[..., None]:
     """`option(field, **argparse_kwargs)` adds --field-name with the dataclass `defaults`' value as its default."""
     def option(name: str, **kwargs) -> None:
         parser.add_argument(f"--{name.replace('_', '-')}", default=getattr(defaults, name), **kwargs)

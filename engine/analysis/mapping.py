@@ -17,6 +17,7 @@ AUDIO_EMBEDDINGS = f"{EMBEDDINGS}/audio.npy"
 MAP_EMBEDDINGS = {"audio": ("audio",), "text": ("text",), "both": ("audio", "text")}  # --embedding → files
 MAP = f"{EMBEDDINGS}/map.parquet"
 FIT_ROWS = 5000
+SEED = 0  # for the fitted sample and UMAP
 MIN_ROWS = 5
 STEPS = 3  # what audio_map reports: fitted, the rest placed, written
 
@@ -25,7 +26,7 @@ class TooFewToMap(ValueError):
     """Fewer than MIN_ROWS clips have the embedding a map needs."""
 
 
-def audio_map(ws: Workspace, fit_rows: int = FIT_ROWS, seed: int = 0, embedding: str = "audio",
+def audio_map(ws: Workspace, fit_rows: int = FIT_ROWS, seed: int = SEED, embedding: str = "audio",
               progress: Progress | None = None) -> pd.DataFrame:
     """Compute WS/embeddings/map.parquet (id, x, y) from the `embedding` named in MAP_EMBEDDINGS, write it
     atomically and return it; `progress` hears (step, STEPS)."""

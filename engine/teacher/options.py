@@ -15,6 +15,10 @@ NO_SPEECH_THRESHOLD = 0.6  # Whisper's rule: empty the label when no_speech_prob
 LOGPROB_THRESHOLD = -1.0  # ...and the label's avg_logprob is below this
 FIT_MIN_SECONDS = 10.0  # window="fit": at least this long (shorter windows start repetition loops)...
 FIT_MARGIN_SECONDS = 5.0  # ...with at least this much silence after the clip, in 5 s steps
+BACKENDS = ("ct2", "torch")  # CTranslate2 | transformers
+DEVICES = ("auto", "cpu", "cuda")
+WINDOWS = ("full", "fit")  # Whisper's 30 s window | a window fitted to each batch's longest clip
+TASKS = ("transcribe", "translate")
 
 
 @dataclass(frozen=True)
@@ -33,15 +37,15 @@ class TeacherOptions:
     max_label_tokens: int = MAX_LABEL_TOKENS
 
     def __post_init__(self) -> None:
-        if self.backend not in ("ct2", "torch"):
+        if self.backend not in BACKENDS:
             raise ValueError(f"backend must be ct2 or torch, not {self.backend!r}")
-        if self.device not in ("auto", "cpu", "cuda"):
+        if self.device not in DEVICES:
             raise ValueError(f"device must be auto, cpu or cuda, not {self.device!r}")
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        if self.window not in ("full", "fit"):
+        if self.window not in WINDOWS:
             raise ValueError(f"window must be full or fit, not {self.window!r}")
-        if self.task not in ("transcribe", "translate"):
+        if self.task not in TASKS:
             raise ValueError(f"task must be transcribe or translate, not {self.task!r}")
 
 
