@@ -350,17 +350,9 @@ def _train(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: 
     eval_every = config.eval_every or max(1, max_steps // CHECKS_PER_RUN)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, warmup, max_steps))
 
-    # ---- resume ----
     step = 0
     if checkpoint:
-        student.load_state_dict(checkpoint["model"], strict=False)
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        step, tracker = checkpoint["step"], BestTracker(**{**checkpoint["best"], "patience": config.patience})
-        files.truncate_metrics(step)
-        if main and (run / BEST).is_file() and torch.load(run / BEST, map_location="cpu")["step"] > step:
-            (run / BEST).unlink()  # saved after the checkpoint: from steps that are redone now
-        files.log(f"resumed from the checkpoint at step {step}")
+        step, tracker = _resume(checkpoint, student, optimizer, scheduler, config, run, files, main)
     elif main:
         (run / METRICS).unlink(missing_ok=True)
         files.log(f"training {len(train)} clips ({len(held)} held out) for {max_steps} steps on "
@@ -375,7 +367,6 @@ def _train(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: 
                    "scheduler": scheduler.state_dict(), "step": step, "best": asdict(tracker),
                    "config": asdict(config), "clips": clips}, run / CHECKPOINT)
 
-    # ---- the loop ----
     info = StepInfo("training", step, max_steps, message="training")
     if main and len(held) and step == 0:  # the starting point is a candidate: training must beat it
         info = _held_out_step(unwrapped, cache, held, config, processor.tokenizer, accelerator, tracker, info, run, files)
@@ -386,19 +377,8 @@ def _train(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: 
         if reason:
             break
         started = time.perf_counter()
-        for micro in range(config.grad_accum):
-            batch = cache.batch(rows_for(step, micro, accelerator.process_index, accelerator.num_processes, train, config))
-            sync = contextlib.nullcontext() if micro == config.grad_accum - 1 else accelerator.no_sync(model)
-            with sync, accelerator.autocast():
-                loss, ce, kl = kd_loss(student_logits(model, batch, cache.kind, device), _to(batch, device), config)
-                accelerator.backward(loss / config.grad_accum)
-        accelerator.clip_grad_norm_(params, config.max_grad_norm)
-        lr = scheduler.get_last_lr()[0]
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+        loss, ce, kl, lr = _train_step(model, params, optimizer, scheduler, cache, train, step, config, accelerator)
         step += 1
-        loss, ce, kl = accelerator.reduce(torch.stack([loss, ce, kl]).detach().float(), "mean").tolist()
         recent = (recent + [time.perf_counter() - started])[-20:]
         info = replace(info, step=step, loss=loss, ce=ce, kl=kl, lr=lr, eta_seconds=float(np.mean(recent)) * (max_steps - step))
         files.metric(step=step, loss=loss, ce=ce, kl=kl, lr=lr, seconds=recent[-1])
@@ -419,6 +399,39 @@ def _train(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: 
     if not main:
         return DistillResult(str(run), "done", step, None, None)
     return _finish(ws, config, run, unwrapped, processor, cache, held, files, info, tracker.loss)
+
+
+def _resume(checkpoint: dict, student, optimizer, scheduler, config: DistillConfig, run: Path, files: RunFiles,
+            main: bool) -> tuple[int, BestTracker]:
+    """Load a checkpoint into the student, optimiser and scheduler; (its step, its best-check tracker)."""
+    student.load_state_dict(checkpoint["model"], strict=False)
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    scheduler.load_state_dict(checkpoint["scheduler"])
+    step, tracker = checkpoint["step"], BestTracker(**{**checkpoint["best"], "patience": config.patience})
+    files.truncate_metrics(step)
+    if main and (run / BEST).is_file() and torch.load(run / BEST, map_location="cpu")["step"] > step:
+        (run / BEST).unlink()  # saved after the checkpoint: from steps that are redone now
+    files.log(f"resumed from the checkpoint at step {step}")
+    return step, tracker
+
+
+def _train_step(model, params: list, optimizer, scheduler, cache: TeacherCache, train: np.ndarray, step: int,
+                config: DistillConfig, accelerator) -> tuple[float, float, float, float]:
+    """One optimiser step over `config.grad_accum` micro-batches: (loss, ce, kl, lr), averaged over processes."""
+    device = accelerator.device
+    for micro in range(config.grad_accum):
+        batch = cache.batch(rows_for(step, micro, accelerator.process_index, accelerator.num_processes, train, config))
+        sync = contextlib.nullcontext() if micro == config.grad_accum - 1 else accelerator.no_sync(model)
+        with sync, accelerator.autocast():
+            loss, ce, kl = kd_loss(student_logits(model, batch, cache.kind, device), _to(batch, device), config)
+            accelerator.backward(loss / config.grad_accum)
+    accelerator.clip_grad_norm_(params, config.max_grad_norm)
+    lr = scheduler.get_last_lr()[0]
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    loss, ce, kl = accelerator.reduce(torch.stack([loss, ce, kl]).detach().float(), "mean").tolist()
+    return loss, ce, kl, lr
 
 
 @dataclass
