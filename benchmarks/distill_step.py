@@ -65,13 +65,13 @@ def training_steps(ws: Workspace, batch_size: int, steps: int) -> dict[str, floa
 def decoding(ws: Workspace, run: Path) -> dict[str, tuple[float, int]]:
     """Model → (RTFx, transcripts cut at the token limit) on the workspace's ok clips."""
     from engine.distill.evaluate import transcripts
-    from engine.io.audio import load_audio
+    from engine.io.audio import load_audio, total_seconds
     from engine.teacher.models import resolve_teacher_dir
 
     rows = ws.table().query("status == 'ok'")
     waveforms = [load_audio(p).samples for p in rows["audio_filepath"]]
     langs = rows["lang"].tolist()
-    audio = sum(len(w) for w in waveforms) / 16000
+    audio = total_seconds(waveforms)
     speed = {}
     for name, path in (("teacher", resolve_teacher_dir(None)), ("student", run / STUDENT_CT2)):
         result = transcripts(path, waveforms, langs)

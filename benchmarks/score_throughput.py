@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from engine.demo import DEMO_MANIFEST
-from engine.io.audio import load_audio
+from engine.io.audio import SAMPLE_RATE, load_audio
 from engine.teacher.models import default_teacher_dir
 
 
@@ -61,7 +61,7 @@ def naive_route(clips: list[dict], threads: int) -> None:
     labels = [asr(w, generate_kwargs={"task": "transcribe"})["text"] for w in waveforms]  # pass 1: labels
     with torch.inference_mode():
         for waveform, label in zip(waveforms, labels):
-            features = processor(waveform, sampling_rate=16000, return_tensors="pt").input_features
+            features = processor(waveform, sampling_rate=SAMPLE_RATE, return_tensors="pt").input_features
             ids = processor.tokenizer(label, return_tensors="pt").input_ids
             logits = model(input_features=features, labels=ids).logits  # pass 2: confidence, entropy
             logits.log_softmax(-1).gather(-1, ids[..., None]).exp().mean()

@@ -36,7 +36,7 @@ from engine.distill.jobs import METRICS, STUDENT, STUDENT_CT2  # noqa: E402
 from engine.distill.student import student_source_dir  # noqa: E402
 from engine.distill.train import DistillConfig, distill  # noqa: E402
 from engine.io.atomic import write_text_atomic  # noqa: E402
-from engine.io.audio import load_audio  # noqa: E402
+from engine.io.audio import load_audio, total_seconds  # noqa: E402
 from engine.io.workspace import Workspace  # noqa: E402
 from engine.scoring.pipeline import score  # noqa: E402
 from engine.teacher.convert import resolve_hf_dir  # noqa: E402
@@ -85,7 +85,7 @@ def decoded(models: dict[str, tuple[Path, Path]], clips: pd.DataFrame) -> pd.Dat
     """Each model's test WER, speed and loops on the same clips in one run (CTranslate2, greedy, int8 on CPU)."""
     waveforms = [load_audio(p).samples for p in clips["audio_filepath"]]
     references, langs = list(clips["reference"]), ["en"] * len(clips)
-    audio = sum(len(w) for w in waveforms) / 16_000
+    audio = total_seconds(waveforms)
     rows = []
     for name, (ct2, hf) in models.items():
         result = transcripts(ct2, waveforms, langs)

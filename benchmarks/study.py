@@ -45,7 +45,7 @@ from engine.distill.evaluate import corpus_wer, manifest_clips, parameter_count,
 from engine.distill.train import DistillConfig, distill  # noqa: E402
 from engine.extras import extra_names
 from engine.io.atomic import write_bytes_atomic, write_text_atomic  # noqa: E402
-from engine.io.audio import load_audio  # noqa: E402
+from engine.io.audio import load_audio, total_seconds  # noqa: E402
 from engine.io.recipe import KeepBest, Recipe, kept_mask  # noqa: E402
 from engine.io.workspace import Workspace  # noqa: E402
 from engine.scoring.extras import add_scores
@@ -103,7 +103,7 @@ def test_wers(runs: dict[str, Path], test_manifest: Path, limit: int = 0) -> pd.
     clips = clips.head(limit) if limit > 0 else clips
     waveforms = [load_audio(p).samples for p in clips["audio_filepath"]]
     langs, references = list(clips["lang"]), list(clips["reference"])
-    audio = sum(len(w) for w in waveforms) / 16_000
+    audio = total_seconds(waveforms)
     models = {"teacher": (default_teacher_dir(), resolve_hf_dir(None)),
               **{name: (run / "student-ct2", run / "student") for name, run in runs.items()}}
     rows = []

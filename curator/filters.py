@@ -19,8 +19,8 @@ import pandas as pd
 from curator.recipe_bar import totals_markdown
 from curator.session import Session
 from curator.summary import default_column, score_columns
-from engine.io.recipe import Bounds, KeepBest, Recipe, filter_passes, higher_is_better, kept_mask, selection_summary
-from engine.scores import HIGHER_IS_BETTER
+from engine.io.recipe import Bounds, KeepBest, Recipe, filter_passes, kept_mask, selection_summary
+from engine.scores import HIGHER_IS_BETTER, higher_is_better
 
 BINS = 40
 SLIDER_STEPS = 200

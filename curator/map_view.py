@@ -25,7 +25,8 @@ from curator import filters, review
 from curator.session import Session
 from curator.summary import score_columns
 from engine.analysis.mapping import MAP, audio_map, read_map
-from engine.io.recipe import Recipe, higher_is_better, kept_mask
+from engine.io.recipe import Recipe, kept_mask
+from engine.scores import higher_is_better
 
 VERDICT = "kept / rejected"
 MAX_LISTED = 200

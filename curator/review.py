@@ -16,7 +16,8 @@ from curator.clips import clip_audio
 from curator.diff import LEGEND, word_diff_html
 from curator.session import Session
 from curator.summary import default_column, score_columns
-from engine.io.recipe import Recipe, explain, higher_is_better, kept_mask, save_overrides
+from engine.io.recipe import Recipe, explain, kept_mask, save_overrides
+from engine.scores import higher_is_better
 
 SHOW_CHOICES = ["rejected", "kept", "all"]
 ORDER_CHOICES = [("doubtful first", "worst"), ("best first", "best")]

@@ -11,7 +11,6 @@ from engine.io.recipe import (
     KeepBest,
     Recipe,
     explain,
-    higher_is_better,
     kept_mask,
     load_recipe,
     read_recipe,
@@ -19,6 +18,7 @@ from engine.io.recipe import (
     save_recipe,
     selection_summary,
 )
+from engine.scores import higher_is_better
 
 
 @pytest.fixture

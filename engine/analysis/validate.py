@@ -17,7 +17,8 @@ import pandas as pd
 
 from engine.io.atomic import write_bytes_atomic, write_text_atomic
 from engine.io.workspace import Workspace
-from engine.scores import HIGHER_IS_BETTER, REFERENCE_COLUMNS
+from engine.scores import HIGHER_IS_BETTER, REFERENCE_COLUMNS, higher_is_better
+from engine.scores.ranking import goodness
 from engine.scores.reference_wer import GOOD_WER, good_label
 
 REPORTS = "reports"
@@ -49,12 +50,10 @@ def score_columns(table: pd.DataFrame) -> list[str]:
             if higher is not None and c not in REFERENCE_COLUMNS and c in table and table[c].notna().sum() > 1]
 
 
-def goodness(values: pd.Series, column: str) -> np.ndarray:
+def oriented(values: pd.Series, column: str) -> np.ndarray:
     """Score oriented so that higher = better label; missing values sit in the middle (neither kept
     first nor dropped first)."""
-    ranked = values.astype(float).rank(pct=True).to_numpy()
-    ranked = ranked if HIGHER_IS_BETTER.get(column, True) else 1.0 - ranked
-    return np.where(np.isnan(ranked), 0.5, ranked)
+    return goodness(values, higher_is_better(column)).fillna(0.5).to_numpy()
 
 
 def kept_wer(good: np.ndarray, wer: np.ndarray, duration: np.ndarray, retention: float) -> float:
@@ -76,7 +75,7 @@ def validate(table: pd.DataFrame) -> Validation:
     bad = ~good_label(wer)
     if bad.all() or not bad.any():
         raise ValueError(f"validation needs both good and bad labels (WER ≤ and > {BAD_WER:.0%}); all {len(rows)} are one kind")
-    candidates = {c: goodness(rows[c], c) for c in score_columns(rows)}
+    candidates = {c: oriented(rows[c], c) for c in score_columns(rows)}
     candidates[ORACLE] = -wer
     records, curves = {}, {}
     for name, good in candidates.items():

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from engine.distill.jobs import STUDENT, STUDENT_CT2
-from engine.io.audio import AudioError, load_audio
+from engine.io.audio import AudioError, load_audio, total_seconds
 from engine.scores.reference_wer import wer
 from engine.teacher import load_teacher
 from engine.teacher.models import resolve_teacher_dir
@@ -101,7 +101,7 @@ def evaluate_run(run: str | Path, clips: pd.DataFrame, teacher: str | None = Non
     langs = [lang or None for lang in clips["lang"]] if "lang" in clips else [None] * len(clips)
     references = clips["reference"].tolist() if "reference" in clips else [None] * len(clips)
     labelled = [i for i, r in enumerate(references) if isinstance(r, str) and r.strip()]
-    audio_seconds = float(sum(len(w) for w in waveforms) / 16000)
+    audio_seconds = total_seconds(waveforms)
     paths = {"teacher": (resolve_teacher_dir(teacher), resolve_hf_dir(teacher)),
              "student": (run / STUDENT_CT2, run / STUDENT)}
     models, texts = {}, {}

@@ -29,6 +29,11 @@ class Audio:
         return len(self.samples) / SAMPLE_RATE
 
 
+
+def total_seconds(waveforms: list[np.ndarray]) -> float:
+    """Total duration in seconds of 16 kHz waveforms."""
+    return float(sum(len(w) for w in waveforms) / SAMPLE_RATE)
+
 def _read(path: Path) -> tuple[np.ndarray, int]:
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)

@@ -23,19 +23,12 @@ import yaml
 
 from engine.io.atomic import write_text_atomic
 from engine.io.workspace import RECIPE, Workspace
-from engine.scores import HIGHER_IS_BETTER
+from engine.scores import higher_is_better
 
 COMBINE_MODES = ("all", "any")
 OVERRIDE_ACTIONS = ("keep", "reject")
-LOWER_IS_BETTER = frozenset(c for c, higher in HIGHER_IS_BETTER.items() if higher is False)
 CHANGED_NOTICE = "recipe.yaml was changed by another session since you loaded it; your version replaced it"
 YAML_HEADER = "# Whisper Curator recipe: which clips to keep (see `whisper-curator export --help`).\n"
-
-
-def higher_is_better(column: str) -> bool:
-    """Direction used to rank `column`: the registry's, else lower only for names like a lower-is-better one
-    (`proxy_wer` ends in `wer`); band columns (registry None) and unknown columns rank higher first."""
-    return not (column in LOWER_IS_BETTER or any(column.endswith(f"_{c}") for c in LOWER_IS_BETTER))
 
 
 @dataclass(frozen=True)

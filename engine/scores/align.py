@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 
 COLUMNS = {"align_score": True}
+ORDER = 130  # place in the registry: the app lists scores in this order
+FAMILIES = {"align_score": "align"}  # combined's family of each column
 BLANK = 0  # column of the CTC blank in the log-posterior matrices
 FLOOR = -20.0  # per-unit score of a label that cannot fit the audio at all (more units than frames)
 

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.scores.inputs import AUDIO, AudioPass
+
 COLUMNS = {"clipping": False}
+ORDER = 90  # place in the registry: the app lists scores in this order
+NEEDS = AUDIO
 FULL_SCALE = 0.99
 
 
@@ -14,3 +18,7 @@ def clipping(waveforms: list[np.ndarray]) -> np.ndarray:
     Returns: (N,) float32.
     """
     return np.array([np.mean(np.abs(w) >= FULL_SCALE) if len(w) else np.nan for w in waveforms], dtype=np.float32)
+
+
+def compute(a: AudioPass) -> dict[str, np.ndarray]:
+    return {"clipping": clipping(a.samples)}

@@ -18,9 +18,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from engine.scores.ranking import goodness
 from engine.scores.reference_wer import good_label
 
 COLUMNS = {"combined": True, "combined_tuned": True}
+ORDER = 10  # place in the registry: the app lists scores in this order
 MIN_LABELLED = 30  # rows with references needed (and MIN_CLASS of each kind) before tuning
 MIN_CLASS = 5
 FOLDS = 5
@@ -35,16 +37,6 @@ PRIOR_AUROC = {
     "dnsmos_ovrl": 0.57, "dnsmos_sig": 0.56, "dnsmos_bak": 0.55,
 }
 DEFAULT_AUROC = 0.6
-FAMILIES = {
-    "teacher": ("confidence", "min_token_prob", "entropy", "avg_logprob"),
-    "proxy": ("proxy_wer", "proxy_cer", "proxy_per"),
-    "lm": ("lm_nll",),
-    "align": ("align_score",),
-    "quality": ("dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak"),
-    "edges": ("truncation",),
-}
-
-
 def weight(column: str) -> float:
     """Informativeness weight of one score: (prior AUROC − 0.5)⁴, 0 for scores no better than chance."""
     return max(PRIOR_AUROC.get(column, DEFAULT_AUROC) - 0.5, 0.0) ** 4
@@ -52,11 +44,7 @@ def weight(column: str) -> float:
 
 def ranks(table: pd.DataFrame, columns: list[str], higher_is_better: dict[str, bool | None]) -> pd.DataFrame:
     """Each column as a percentile rank in [0, 1], 1 = best; NaN stays NaN."""
-    out = {}
-    for column in columns:
-        r = table[column].astype(float).rank(pct=True, method="average")
-        out[column] = r if higher_is_better[column] else 1.0 - r + 1.0 / r.count()
-    return pd.DataFrame(out, index=table.index)
+    return pd.DataFrame({c: goodness(table[c], bool(higher_is_better[c])) for c in columns}, index=table.index)
 
 
 def combined(table: pd.DataFrame, higher_is_better: dict[str, bool | None]) -> np.ndarray:
@@ -65,6 +53,8 @@ def combined(table: pd.DataFrame, higher_is_better: dict[str, bool | None]) -> n
     Parameters: `table` with any of the registry's score columns; `higher_is_better` the registry.
     Returns: (N,) float32.
     """
+    from engine.scores import FAMILIES
+
     total = np.zeros(len(table))
     weights = np.zeros(len(table))
     for members in FAMILIES.values():
@@ -91,6 +81,8 @@ def combined_tuned(table: pd.DataFrame, higher_is_better: dict[str, bool | None]
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
+
+    from engine.scores import FAMILIES
 
     columns = [c for members in FAMILIES.values() for c in members if c in table and table[c].notna().any()]
     labelled = wer.notna().to_numpy()

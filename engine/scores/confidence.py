@@ -5,7 +5,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from engine.scores.inputs import TEACHER, TeacherPass
+
 COLUMNS = {"confidence": True, "min_token_prob": True}
+ORDER = 0  # place in the registry: the app lists scores in this order
+FAMILIES = {"confidence": "teacher", "min_token_prob": "teacher"}  # combined's family of each column
+NEEDS = TEACHER
 
 
 def confidence(token_logprobs: Sequence[np.ndarray], no_speech_prob: np.ndarray, emptied: np.ndarray) -> np.ndarray:
@@ -38,3 +43,8 @@ def _token_probability(token_logprobs, no_speech_prob, emptied, reduce) -> np.nd
     per_clip = np.array([reduce(np.exp(lp)) if len(lp) else np.nan for lp in token_logprobs])
     empty = emptied | np.isnan(per_clip)
     return np.where(empty, no_speech_prob, per_clip).astype(np.float32)
+
+
+def compute(p: TeacherPass) -> dict[str, np.ndarray]:
+    args = (p.values("token_logprobs"), p.values("no_speech_prob"), p.values("emptied"))
+    return {"confidence": confidence(*args), "min_token_prob": min_token_prob(*args)}

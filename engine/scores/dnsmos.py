@@ -6,6 +6,8 @@ from collections.abc import Sequence
 import numpy as np
 
 COLUMNS = {"dnsmos_sig": True, "dnsmos_bak": True, "dnsmos_ovrl": True}
+ORDER = 150  # place in the registry: the app lists scores in this order
+FAMILIES = {"dnsmos_ovrl": "quality", "dnsmos_sig": "quality", "dnsmos_bak": "quality"}  # combined's family of each column
 
 
 def dnsmos(window_mos: Sequence[np.ndarray]) -> dict[str, np.ndarray]:

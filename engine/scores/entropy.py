@@ -5,7 +5,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from engine.scores.inputs import TEACHER, TeacherPass
+
 COLUMNS = {"entropy": False}
+ORDER = 20  # place in the registry: the app lists scores in this order
+FAMILIES = {"entropy": "teacher"}  # combined's family of each column
+NEEDS = TEACHER
 
 
 def entropy(token_entropies: Sequence[np.ndarray], no_speech_prob: np.ndarray, emptied: np.ndarray) -> np.ndarray:
@@ -22,3 +27,7 @@ def entropy(token_entropies: Sequence[np.ndarray], no_speech_prob: np.ndarray, e
     mean = np.array([np.mean(h) if len(h) else np.nan for h in token_entropies])
     empty = np.asarray(emptied, dtype=bool) | np.isnan(mean)
     return np.where(empty, binary, mean).astype(np.float32)
+
+
+def compute(p: TeacherPass) -> dict[str, np.ndarray]:
+    return {"entropy": entropy(p.values("token_entropies"), p.values("no_speech_prob"), p.values("emptied"))}

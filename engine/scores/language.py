@@ -5,7 +5,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from engine.scores.inputs import TEACHER, TeacherPass
+
 COLUMNS = {"lang_prob": True, "lang_mismatch": False}
+ORDER = 40  # place in the registry: the app lists scores in this order
+NEEDS = TEACHER
 
 
 def lang_prob(probabilities: Sequence[float]) -> np.ndarray:
@@ -26,3 +30,10 @@ def lang_mismatch(stated: Sequence[str | None], detected: Sequence[str | None]) 
         raise ValueError("stated and detected must have one entry per clip")
     return np.array([np.nan if not s or not d else float(s.split("-")[0].lower() != d) for s, d in zip(stated, detected)],
                     dtype=np.float32)
+
+
+def compute(p: TeacherPass) -> dict[str, np.ndarray]:
+    detected = p.values("detected_lang")
+    return {"detected_lang": np.array([lang or "" for lang in detected], dtype=object),
+            "lang_prob": lang_prob(p.values("lang_prob")),
+            "lang_mismatch": lang_mismatch(p.stated_langs, detected)}

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 import numpy as np
 
 COLUMNS = {"lm_nll": False}
+ORDER = 140  # place in the registry: the app lists scores in this order
+FAMILIES = {"lm_nll": "lm"}  # combined's family of each column
 
 
 def lm_nll(token_nll: Sequence[np.ndarray]) -> np.ndarray:

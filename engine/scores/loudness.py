@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.scores.inputs import AUDIO, AudioPass
+
 COLUMNS = {"rms_db": None}
+ORDER = 100  # place in the registry: the app lists scores in this order
+NEEDS = AUDIO
 FLOOR_DB = -120.0
 
 
@@ -15,3 +19,7 @@ def rms_db(waveforms: list[np.ndarray]) -> np.ndarray:
     """
     rms = np.array([np.sqrt(np.mean(np.square(w, dtype=np.float64))) if len(w) else 0.0 for w in waveforms])
     return np.maximum(20 * np.log10(np.maximum(rms, 1e-12)), FLOOR_DB).astype(np.float32)
+
+
+def compute(a: AudioPass) -> dict[str, np.ndarray]:
+    return {"rms_db": rms_db(a.samples)}

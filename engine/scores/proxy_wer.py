@@ -13,6 +13,8 @@ import numpy as np
 from engine.scores import reference_wer
 
 COLUMNS = {"proxy_wer": False, "proxy_cer": False}
+ORDER = 110  # place in the registry: the app lists scores in this order
+FAMILIES = {"proxy_wer": "proxy", "proxy_cer": "proxy"}  # combined's family of each column
 
 
 def proxy_wer(labels: Sequence[str], proxy_texts: Sequence[str | None], langs: Sequence[str | None]) -> np.ndarray:

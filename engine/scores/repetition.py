@@ -5,9 +5,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from engine.scores.inputs import TEACHER, TeacherPass
 from engine.text import normalize
 
 COLUMNS = {"repetition": False}
+ORDER = 60  # place in the registry: the app lists scores in this order
+NEEDS = TEACHER
 
 
 def repetition(texts: Sequence[str], langs: Sequence[str | None], n: int = 3) -> np.ndarray:
@@ -24,3 +27,7 @@ def repetition(texts: Sequence[str], langs: Sequence[str | None], n: int = 3) ->
         if grams:
             out[i] = 1 - len(set(grams)) / len(grams)
     return out
+
+
+def compute(p: TeacherPass) -> dict[str, np.ndarray]:
+    return {"repetition": repetition(p.values("text"), p.values("lang"))}

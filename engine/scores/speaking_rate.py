@@ -6,7 +6,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from engine.scores.inputs import TEACHER, TeacherPass
+
 COLUMNS = {"chars_per_sec": None, "words_per_sec": None}
+ORDER = 50  # place in the registry: the app lists scores in this order
+NEEDS = TEACHER
 
 
 def chars_per_sec(texts: Sequence[str], durations: np.ndarray) -> np.ndarray:
@@ -31,3 +35,8 @@ def _rate(counts: list[int], durations: np.ndarray) -> np.ndarray:
         raise ValueError("texts and durations must have one entry per clip")
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(durations > 0, np.asarray(counts) / durations, np.nan).astype(np.float32)
+
+
+def compute(p: TeacherPass) -> dict[str, np.ndarray]:
+    texts = p.values("text")
+    return {"chars_per_sec": chars_per_sec(texts, p.durations), "words_per_sec": words_per_sec(texts, p.durations)}

@@ -5,7 +5,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from engine.scores.inputs import AUDIO, AudioPass
+
 COLUMNS = {"speech_ratio": None}
+ORDER = 70  # place in the registry: the app lists scores in this order
+NEEDS = AUDIO
 SPEECH_THRESHOLD = 0.5  # Silero VAD's default decision threshold
 
 
@@ -16,3 +20,7 @@ def speech_ratio(frame_speech_probs: Sequence[np.ndarray]) -> np.ndarray:
     """
     return np.array([np.mean(p >= SPEECH_THRESHOLD) if len(p) else np.nan for p in frame_speech_probs],
                     dtype=np.float32)
+
+
+def compute(a: AudioPass) -> dict[str, np.ndarray]:
+    return {"speech_ratio": speech_ratio(a.speech_probs)}

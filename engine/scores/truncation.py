@@ -6,6 +6,8 @@ from collections.abc import Sequence
 import numpy as np
 
 COLUMNS = {"truncation": False}
+ORDER = 80  # place in the registry: the app lists scores in this order
+FAMILIES = {"truncation": "edges"}  # combined's family of each column
 EDGE_FRAMES = 3  # Silero VAD frames (32 ms each) read at each edge: about 100 ms
 
 

@@ -6,7 +6,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from engine.scores.inputs import TEACHER, TeacherPass
+
 COLUMNS = {"avg_logprob": True, "no_speech_prob": False, "compression_ratio": False}
+ORDER = 30  # place in the registry: the app lists scores in this order
+FAMILIES = {"avg_logprob": "teacher"}  # combined's family of each column
+NEEDS = TEACHER
 
 
 def avg_logprob(token_logprobs: Sequence[np.ndarray], eot_logprob: np.ndarray) -> np.ndarray:
@@ -41,3 +46,9 @@ def compression_ratio(texts: Sequence[str]) -> np.ndarray:
             data = text.encode("utf-8")
             out[i] = len(data) / len(zlib.compress(data))
     return out
+
+
+def compute(p: TeacherPass) -> dict[str, np.ndarray]:
+    return {"avg_logprob": avg_logprob(p.values("token_logprobs"), p.values("eot_logprob")),
+            "no_speech_prob": no_speech_prob(p.values("no_speech_prob")),
+            "compression_ratio": compression_ratio(p.values("text"))}

@@ -27,18 +27,8 @@ from engine.io.audio import MAX_SECONDS, MIN_SECONDS, Audio, AudioError, load_au
 from engine.io.ingest import read_input
 from engine.io.progress import Progress, progress_bar
 from engine.io.workspace import EMBEDDINGS, MANIFEST, SHARDS, Clip, Workspace, write_array_atomic, write_table_atomic
-from engine.scores import (
-    clipping,
-    confidence,
-    entropy,
-    language,
-    loudness,
-    reference_wer,
-    repetition,
-    speaking_rate,
-    speech_ratio,
-    whisper_rules,
-)
+from engine.scores import computed_from, reference_wer
+from engine.scores.inputs import AUDIO, TEACHER, AudioPass, TeacherPass
 from engine.scoring.extras import add_scores, merge_extras
 from engine.teacher import load_teacher
 from engine.teacher.base import Teacher
@@ -94,7 +84,8 @@ def ingest(source: str | Path, ws: Workspace) -> list[Clip]:
 
 def shard_paths(ws: Workspace, clips: list[Clip], options: ScoreOptions, teacher: TeacherOptions) -> list[Path]:
     """One path per shard; the name hashes its clips and the teacher, so stale shards never match."""
-    fingerprint = json.dumps([teacher.teacher, teacher.task, teacher.max_label_tokens, teacher.window])
+    scores = [c for needs in (TEACHER, AUDIO) for m in computed_from(needs) for c in m.COLUMNS]  # a new score rescores
+    fingerprint = json.dumps([teacher.teacher, teacher.task, teacher.max_label_tokens, teacher.window, scores])
     paths = []
     for start in range(0, len(clips), options.shard_size):
         ids = [c.id for c in clips[start : start + options.shard_size]]
@@ -260,14 +251,11 @@ def _table(clips: list[Clip], loaded: list[Audio | str], outputs: dict[int, Teac
         "lang": [o.lang if o else c.lang for o, c in zip(labelled, clips)],
         "duration": durations,
     })
-    teacher_columns = _on_rows([i for i, o in enumerate(labelled) if o], len(clips),
-                               lambda rows: _teacher_scores([labelled[i] for i in rows], [clips[i] for i in rows],
-                                                            durations[rows]))
-    audio_columns = _on_rows(sorted(vad), len(clips), lambda rows: {
-        "clipping": clipping.clipping([loaded[i].samples for i in rows]),
-        "rms_db": loudness.rms_db([loaded[i].samples for i in rows]),
-        "speech_ratio": speech_ratio.speech_ratio([vad[i] for i in rows]),
-    })
+    teacher_rows = [i for i, o in enumerate(labelled) if o]
+    teacher_columns = _on_rows(teacher_rows, len(clips), lambda rows: _computed(TEACHER, TeacherPass(
+        [labelled[i] for i in rows], [clips[i].lang for i in rows], durations[rows])))
+    audio_columns = _on_rows(sorted(vad), len(clips), lambda rows: _computed(AUDIO, AudioPass(
+        [loaded[i].samples for i in rows], [vad[i] for i in rows])))
     table = table.assign(**teacher_columns, **audio_columns)
     if any(c.text is not None for c in clips):
         refs = [c.text if o else None for c, o in zip(clips, labelled)]
@@ -280,27 +268,9 @@ def _table(clips: list[Clip], loaded: list[Audio | str], outputs: dict[int, Teac
     return table
 
 
-def _teacher_scores(outs: list[TeacherOutput], clips: list[Clip], durations: np.ndarray) -> dict[str, np.ndarray]:
-    """Every score read from the teacher pass, for clips the teacher labelled."""
-    logprobs = [o.token_logprobs for o in outs]
-    no_speech = [o.no_speech_prob for o in outs]
-    emptied = [o.emptied for o in outs]
-    texts = [o.text for o in outs]
-    langs = [o.lang for o in outs]
-    return {
-        "confidence": confidence.confidence(logprobs, no_speech, emptied),
-        "min_token_prob": confidence.min_token_prob(logprobs, no_speech, emptied),
-        "entropy": entropy.entropy([o.token_entropies for o in outs], no_speech, emptied),
-        "avg_logprob": whisper_rules.avg_logprob(logprobs, [o.eot_logprob for o in outs]),
-        "no_speech_prob": whisper_rules.no_speech_prob(no_speech),
-        "compression_ratio": whisper_rules.compression_ratio(texts),
-        "detected_lang": np.array([o.detected_lang or "" for o in outs], dtype=object),
-        "lang_prob": language.lang_prob([o.lang_prob for o in outs]),
-        "lang_mismatch": language.lang_mismatch([c.lang for c in clips], [o.detected_lang for o in outs]),
-        "chars_per_sec": speaking_rate.chars_per_sec(texts, durations),
-        "words_per_sec": speaking_rate.words_per_sec(texts, durations),
-        "repetition": repetition.repetition(texts, langs),
-    }
+def _computed(needs: str, inputs: TeacherPass | AudioPass) -> dict[str, np.ndarray]:
+    """Every registry score computed from `inputs` (the teacher pass or the audio)."""
+    return {name: values for module in computed_from(needs) for name, values in module.compute(inputs).items()}
 
 
 def _on_rows(rows: list[int], n: int, compute: Callable[[list[int]], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
