@@ -132,8 +132,8 @@ def test_shard_names_change_with_the_clips(tmp_path):
     from engine.teacher.options import TeacherOptions
 
     ws = Workspace(tmp_path)
-    a = pipeline.shard_paths(ws, [Clip("a", "/a")], ScoreOptions(), TeacherOptions())
-    b = pipeline.shard_paths(ws, [Clip("b", "/b")], ScoreOptions(), TeacherOptions())
+    a = pipeline.teacher_shards(ws, [Clip("a", "/a")], ScoreOptions(), TeacherOptions()).paths
+    b = pipeline.teacher_shards(ws, [Clip("b", "/b")], ScoreOptions(), TeacherOptions()).paths
     assert a != b
 
 

@@ -7,7 +7,6 @@ current labels into `scores.parquet`, then recomputes `combined`.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,11 +16,12 @@ import numpy as np
 import pandas as pd
 
 from engine.extras import EMBEDDING_COLUMNS, EXTRAS, Batch, ExtraOptions, Scorer
-from engine.io.atomic import remove_stale_temporaries, write_text_atomic
+from engine.io.atomic import write_text_atomic
 from engine.io.audio import load_audio
 from engine.io.progress import Progress
-from engine.io.workspace import EMBEDDINGS, SHARDS, Workspace, write_array_atomic, write_table_atomic
+from engine.io.workspace import EMBEDDINGS, SHARDS, Workspace, write_array_atomic
 from engine.scores import combined
+from engine.scoring.shards import Shards, plan_shards, run_shards, write_shard
 
 EXTRAS_DIR = f"{SHARDS}/extras"
 PLAN = "plan.json"  # the extra's fingerprint and shard size, so merges find its shards
@@ -32,15 +32,10 @@ def scorable(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["pseudo_label"].notna()]
 
 
-def shard_paths(ws: Workspace, extra: str, fingerprint: str, rows: pd.DataFrame, shard_size: int) -> list[Path]:
-    """One path per `shard_size` rows, named by a hash of their ids, labels and the extra's model."""
-    folder = ws.path(EXTRAS_DIR) / extra
-    paths = []
-    for start in range(0, len(rows), shard_size):
-        part = rows.iloc[start : start + shard_size]
-        text = fingerprint + "\n".join(part["id"] + "\t" + part["pseudo_label"].astype(str))
-        paths.append(folder / f"{start // shard_size:05d}-{hashlib.sha1(text.encode()).hexdigest()[:12]}.parquet")
-    return paths
+def extra_shards(ws: Workspace, extra: str, fingerprint: str, rows: pd.DataFrame, shard_size: int) -> Shards:
+    """The extra's shards of `rows`, named by a hash of their ids, labels and the extra's model."""
+    keys = list(rows["id"] + "\t" + rows["pseudo_label"].astype(str))
+    return plan_shards(ws.path(EXTRAS_DIR) / extra, fingerprint, keys, shard_size)
 
 
 def add_scores(
@@ -59,31 +54,26 @@ def add_scores(
     table = ws.read_scores()
     rows = scorable(table)
     clips = {c.id: c for c in ws.read_clips()}
-    work = []
+    groups = []
     for name in names:
-        extra = EXTRAS[name]
-        fingerprint = extra.fingerprint(options)
-        folder = ws.path(EXTRAS_DIR) / name
-        if folder.is_dir():
-            remove_stale_temporaries(folder)
-        write_text_atomic(folder / PLAN, json.dumps({"fingerprint": fingerprint, "shard_size": shard_size}))
-        paths = shard_paths(ws, name, fingerprint, rows, shard_size)
-        work += [(extra, i, p) for i, p in enumerate(paths) if i % num_shards == shard_index and not p.is_file()]
-    total, done = sum(len(rows.iloc[i * shard_size : (i + 1) * shard_size]) for _, i, _ in work), 0
-    scorers: dict[str, Scorer] = {}
-    for extra, i, path in work:
-        part = rows.iloc[i * shard_size : (i + 1) * shard_size]
-        if extra.name not in scorers:
-            scorers[extra.name] = extra.load(options)
+        fingerprint = EXTRAS[name].fingerprint(options)
+        shards = extra_shards(ws, name, fingerprint, rows, shard_size)
+        write_text_atomic(ws.path(EXTRAS_DIR) / name / PLAN, json.dumps({"fingerprint": fingerprint, "shard_size": shard_size}))
+        groups.append((EXTRAS[name], shards, [i for i in shards.mine(num_shards, shard_index) if not shards.paths[i].is_file()]))
+    total = sum(len(rows.iloc[shards.span(i)]) for _, shards, todo in groups for i in todo)
+    offset = 0
+    for extra, shards, todo in (g for g in groups if g[2]):
+        scorer = extra.load(options)
 
-        def on_batch(n: int, base: int = done) -> None:
-            if progress:
-                progress(base + n, total)
+        def work(i: int, on_rows: Callable[[int], None], shards: Shards = shards, scorer: Scorer = scorer) -> None:
+            part = rows.iloc[shards.span(i)]
+            columns = score_rows(part, [clips[c].audio_filepath for c in part["id"]], scorer, options.batch_size, on_rows)
+            arrays = {f".{k}.npy": v.astype(np.float16) for k, v in columns.items() if v.ndim == 2}
+            write_shard(shards.paths[i], pd.DataFrame({"id": part["id"].to_numpy(),
+                                                       **{k: v for k, v in columns.items() if v.ndim == 1}}), arrays)
 
-        columns = score_rows(part, [clips[i].audio_filepath for i in part["id"]], scorers[extra.name],
-                             options.batch_size, on_batch)
-        _write_shard(path, part["id"], columns)
-        done += len(part)
+        run_shards(shards, todo, todo, work, (lambda n, _, base=offset: progress(base + n, total)) if progress else None)
+        offset += sum(len(rows.iloc[shards.span(i)]) for i in todo)
     return merge_extras(ws, table) if num_shards == 1 or _all_done(ws, rows) else table
 
 
@@ -103,18 +93,8 @@ def score_rows(rows: pd.DataFrame, audio_paths: list[str], scorer: Scorer, batch
     return {k: np.concatenate([r[k] for r in results]) for k in results[0]} if results else {}
 
 
-def _write_shard(path: Path, ids: pd.Series, columns: dict[str, np.ndarray]) -> None:
-    """Embeddings first, then the table: the shard counts as done once its table exists."""
-    for name, values in columns.items():
-        if values.ndim == 2:
-            write_array_atomic(path.with_suffix(f".{name}.npy"), values.astype(np.float16))
-    flat = {k: v for k, v in columns.items() if v.ndim == 1}
-    write_table_atomic(path, pd.DataFrame({"id": ids.to_numpy(), **flat}))
-
-
 def _all_done(ws: Workspace, rows: pd.DataFrame) -> bool:
-    return all(p.is_file() for name, (fingerprint, size) in _plans(ws).items()
-               for p in shard_paths(ws, name, fingerprint, rows, size))
+    return all(extra_shards(ws, name, fingerprint, rows, size).done() for name, (fingerprint, size) in _plans(ws).items())
 
 
 def _plans(ws: Workspace) -> dict[str, tuple[str, int]]:
@@ -132,7 +112,7 @@ def merge_extras(ws: Workspace, table: pd.DataFrame) -> pd.DataFrame:
     `combined`, and write scores.parquet (and any extra embeddings)."""
     rows = scorable(table)
     for name, (fingerprint, size) in _plans(ws).items():
-        paths = [p for p in shard_paths(ws, name, fingerprint, rows, size) if p.is_file()]
+        paths = [p for p in extra_shards(ws, name, fingerprint, rows, size).paths if p.is_file()]
         if not paths:
             continue
         found = pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)

@@ -8,7 +8,6 @@ the last shard merges, then adds the extra scores and makes the map (`score_work
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -22,14 +21,15 @@ import pandas as pd
 from engine.analysis.mapping import update_map
 from engine.extras import ExtraOptions, extra_names
 from engine.extras.vad import frame_speech_probs
-from engine.io.atomic import remove_stale_temporaries, write_text_atomic
+from engine.io.atomic import write_text_atomic
 from engine.io.audio import MAX_SECONDS, MIN_SECONDS, Audio, AudioError, load_audio, usability_problem
 from engine.io.ingest import read_input
 from engine.io.progress import Progress, progress_bar
-from engine.io.workspace import EMBEDDINGS, MANIFEST, SHARDS, Clip, Workspace, write_array_atomic, write_table_atomic
+from engine.io.workspace import EMBEDDINGS, MANIFEST, SHARDS, Clip, Workspace, write_array_atomic
 from engine.scores import computed_from, reference_wer
 from engine.scores.inputs import AUDIO, TEACHER, AudioPass, TeacherPass
 from engine.scoring.extras import add_scores, merge_extras
+from engine.scoring.shards import Shards, plan_shards, run_shards, write_shard
 from engine.teacher import load_teacher
 from engine.teacher.base import Teacher
 from engine.teacher.options import TeacherOptions, TeacherOutput
@@ -82,16 +82,11 @@ def ingest(source: str | Path, ws: Workspace) -> list[Clip]:
     return clips
 
 
-def shard_paths(ws: Workspace, clips: list[Clip], options: ScoreOptions, teacher: TeacherOptions) -> list[Path]:
-    """One path per shard; the name hashes its clips and the teacher, so stale shards never match."""
+def teacher_shards(ws: Workspace, clips: list[Clip], options: ScoreOptions, teacher: TeacherOptions) -> Shards:
+    """The teacher pass's shards; the names hash the clips, the teacher and the scores computed in the pass."""
     scores = [c for needs in (TEACHER, AUDIO) for m in computed_from(needs) for c in m.COLUMNS]  # a new score rescores
     fingerprint = json.dumps([teacher.teacher, teacher.task, teacher.max_label_tokens, teacher.window, scores])
-    paths = []
-    for start in range(0, len(clips), options.shard_size):
-        ids = [c.id for c in clips[start : start + options.shard_size]]
-        key = hashlib.sha1((fingerprint + "\n".join(ids)).encode()).hexdigest()[:12]
-        paths.append(ws.path(SHARDS) / f"{start // options.shard_size:05d}-{key}.parquet")
-    return paths
+    return plan_shards(ws.path(SHARDS), fingerprint, [c.id for c in clips], options.shard_size)
 
 
 def score(
@@ -105,31 +100,24 @@ def score(
     started = time.perf_counter()
     ws = Workspace(workspace)
     clips = ingest(source, ws)
-    paths = shard_paths(ws, clips, options, teacher_options)
+    shards = teacher_shards(ws, clips, options, teacher_options)
+    paths = shards.paths
     plan = ws.path(SHARDS) / PLAN
-    if plan.parent.is_dir():
-        remove_stale_temporaries(plan.parent)
     if not plan.is_file() or json.loads(plan.read_text()) != [p.name for p in paths]:
         write_text_atomic(plan, json.dumps([p.name for p in paths]))
-    mine = [i for i in range(len(paths)) if i % options.num_shards == options.shard_index]
+    mine = shards.mine(options.num_shards, options.shard_index)
     todo = [i for i in mine if not paths[i].is_file()]
-    size = options.shard_size
-    total = sum(len(clips[i * size : (i + 1) * size]) for i in mine)
-    done = total - sum(len(clips[i * size : (i + 1) * size]) for i in todo)
     audio_seconds = 0.0
     teacher = load_teacher(teacher_options) if todo else None
-    for i in todo:
-        shard_clips = clips[i * size : (i + 1) * size]
 
-        def on_batch(n: int, base: int = done) -> None:
-            if progress:
-                progress(base + n, total)
-
-        table, embeddings = score_clips(shard_clips, teacher, options.io_threads, teacher_options.batch_size, on_batch)
-        write_shard(paths[i], table, embeddings)
+    def work(i: int, on_rows: Callable[[int], None]) -> None:
+        nonlocal audio_seconds
+        table, embeddings = score_clips(clips[shards.span(i)], teacher, options.io_threads, teacher_options.batch_size,
+                                        on_rows)
+        write_shard(paths[i], table, {".npy": embeddings})
         audio_seconds += float(table.loc[table["pseudo_label"].notna(), "duration"].sum())
-        done += len(shard_clips)
-        on_batch(len(shard_clips), done - len(shard_clips))
+
+    run_shards(shards, todo, mine, work, progress)
     merged = all(p.is_file() for p in paths)
     if merged:
         merge_shards(ws, paths)
@@ -166,12 +154,6 @@ def score_workspace(
         with bars("mapping", unit="step") as progress:
             line = update_map(Workspace(workspace), progress)
         yield line
-
-
-def write_shard(path: Path, table: pd.DataFrame, embeddings: np.ndarray) -> None:
-    """Embeddings first, then the table: a shard counts as done only once its table exists."""
-    write_array_atomic(path.with_suffix(".npy"), embeddings)
-    write_table_atomic(path, table)
 
 
 def merge_workspace(workspace: str | Path) -> pd.DataFrame:
