@@ -58,8 +58,10 @@ def add_scores(
     for name in names:
         fingerprint = EXTRAS[name].fingerprint(options)
         shards = extra_shards(ws, name, fingerprint, rows, shard_size)
-        write_text_atomic(ws.path(EXTRAS_DIR) / name / PLAN, json.dumps({"fingerprint": fingerprint, "shard_size": shard_size}))
-        groups.append((EXTRAS[name], shards, [i for i in shards.mine(num_shards, shard_index) if not shards.paths[i].is_file()]))
+        plan = {"fingerprint": fingerprint, "shard_size": shard_size}
+        write_text_atomic(ws.path(EXTRAS_DIR) / name / PLAN, json.dumps(plan))
+        todo = [i for i in shards.mine(num_shards, shard_index) if not shards.paths[i].is_file()]
+        groups.append((EXTRAS[name], shards, todo))
     total = sum(len(rows.iloc[shards.span(i)]) for _, shards, todo in groups for i in todo)
     offset = 0
     for extra, shards, todo in (g for g in groups if g[2]):
