@@ -29,7 +29,7 @@ from benchmarks.ui_latency import synthetic_workspace  # noqa: E402
 from curator import filters  # noqa: E402
 from curator.summary import default_column, score_columns  # noqa: E402
 from engine.io.recipe import Recipe, kept_mask  # noqa: E402
-from tests.browser import browser_page, served  # noqa: E402
+from testing.browser import browser_page, served  # noqa: E402
 
 TITLE = "UI latency in a browser"
 GOAL_MS = 150

@@ -8,29 +8,16 @@ import pandas as pd
 import pytest
 
 from engine.io.ingest import read_input
-from engine.io.workspace import EMBEDDINGS, Workspace
-from engine.scores import combined
-from engine.scoring.pipeline import ScoreOptions, Summary, score
-from engine.teacher.options import TeacherOptions
-from tests.bad_inputs import Case, Corpus, write_corpus
+from engine.scoring.pipeline import Summary
+from testing.bad_inputs import Corpus, good_rows_difference, row_problem, scored, write_corpus
 
 # a batch of one and a window fitted to the clip: a clip's label never depends on its neighbours
-TEACHER = TeacherOptions(window="fit", batch_size=1)
-OPTIONS = ScoreOptions(shard_size=8)
 LOSSLESS = ("24-bit WAV", "float WAV", "flac")  # the same samples as the good clip they were made from
-RELATIVE = list(combined.COLUMNS)  # ranks within the whole table: other rows move them by definition
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Corpus:
     return write_corpus(tmp_path_factory.mktemp("bad-corpus"))
-
-
-def scored(source, root) -> tuple[Summary, pd.DataFrame, np.ndarray]:
-    """Score `source` into workspace `root`: the summary, the table with paths, the embeddings."""
-    summary = score(source, root, TEACHER, OPTIONS)
-    ws = Workspace(root)
-    return summary, ws.table(), np.load(ws.path(EMBEDDINGS) / "audio.npy")
 
 
 @pytest.fixture(scope="module")
@@ -41,19 +28,6 @@ def runs(corpus, tmp_path_factory) -> dict[str, tuple[Summary, pd.DataFrame, np.
     return {name: scored(source, root / name.replace(" ", "-")) for name, source in sources.items()}
 
 
-def check_row(row: pd.Series, case: Case) -> None:
-    where = f"{case.name}: {row['status']} ({row['reason']!r})"
-    assert row["status"] == case.expect, where
-    if case.expect == "ok":
-        assert row["reason"] == "" and len(row["pseudo_label"]) > 0, where
-        return
-    reason = row["reason"]
-    assert reason and "\n" not in reason and len(reason) < 200 and "Traceback" not in reason, where
-    assert case.reason.lower() in reason.lower(), where
-    if case.expect == "error":
-        assert pd.isna(row["pseudo_label"]), where
-
-
 def test_every_manifest_case_ends_as_a_row_with_a_readable_reason(corpus, runs):
     summary, table, _ = runs["manifest"]
     assert summary.merged and summary.clips == len(corpus.rows) == len(table)
@@ -61,7 +35,7 @@ def test_every_manifest_case_ends_as_a_row_with_a_readable_reason(corpus, runs):
         if case is None:
             assert row["status"] == "ok" and row["id"].startswith("good-")
         else:
-            check_row(row, case)
+            assert (problem := row_problem(row, case)) is None, problem
 
 
 def test_every_folder_case_ends_as_a_row_and_other_files_are_skipped(corpus, runs):
@@ -74,26 +48,14 @@ def test_every_folder_case_ends_as_a_row_and_other_files_are_skipped(corpus, run
         if case is None:
             assert row["status"] == "ok", row["audio_filepath"]
         else:
-            check_row(row, case)
+            assert (problem := row_problem(row, case)) is None, problem
             matched[case.name] = row["status"]
     assert set(matched) == {c.name for c in folder_cases}
 
 
-def assert_good_rows_identical(run: tuple[Summary, pd.DataFrame, np.ndarray],
-                               reference: tuple[Summary, pd.DataFrame, np.ndarray]) -> None:
-    """The rows of `reference`'s clips in `run` equal `reference`'s (dataset-relative columns aside), embeddings too."""
-    _, table, embeddings = run
-    _, good, good_embeddings = reference
-    rows = table["id"].isin(good["id"]).to_numpy()
-    assert rows.sum() == len(good) > 0
-    pd.testing.assert_frame_equal(table[rows].reset_index(drop=True).drop(columns=RELATIVE, errors="ignore"),
-                                  good.drop(columns=RELATIVE, errors="ignore"))
-    np.testing.assert_array_equal(embeddings[rows], good_embeddings)
-
-
 @pytest.mark.parametrize("run, reference", [("manifest", "good"), ("folder", "good paths")])
 def test_good_rows_are_identical_to_a_run_without_the_bad_ones(runs, run, reference):
-    assert_good_rows_identical(runs[run], runs[reference])
+    assert (difference := good_rows_difference(runs[run], runs[reference])) is None, difference
     assert len(runs[reference][1]) == 3
 
 

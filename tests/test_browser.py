@@ -6,7 +6,7 @@ import io
 import pytest
 import soundfile as sf
 
-from tests.browser import browser_page, served
+from testing.browser import browser_page, served
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from engine.distill.data import kept_targets
 from engine.distill.jobs import CHECKPOINT, running_job
 from engine.io.recipe import KeepBest, Recipe, save_recipe
-from tests.browser import browser_page, served
+from testing.browser import browser_page, served
 from tests.conftest import copy_workspace
 
 LONG = 600_000  # ms: the teacher pass and the evaluation run on a shared 2-core machine

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from engine.io.workspace import SCORES, SHARDS, Workspace
-from tests import drills
-from tests.test_resume import finished_shards, score_command
+from testing import drills
+from testing.drills import finished_shards, score_command
 
 N_CLIPS = 4
 FAST = ("--window", "fit", "--shard-size", "1")  # one clip a shard: most kills land mid-run

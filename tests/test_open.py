@@ -13,7 +13,7 @@ import pytest
 from curator.scoring import ScoringState, Server, Stopped, failure_sentence, progress_html
 from engine.demo import DEMO_MANIFEST
 from engine.scoring.prepare import WORKSPACES, needs_scoring, workspace_for
-from tests.browser import FILTER_HISTOGRAM, browser_page, free_port, served
+from testing.browser import FILTER_HISTOGRAM, browser_page, free_port, served
 from tests.conftest import dummy_clip, dummy_workspace
 
 LIVE_STAGES = re.compile("scoring with the teacher|adding label-free scores|opening the app")

@@ -14,9 +14,10 @@ import pandas as pd
 import pytest
 
 from engine.io.workspace import SCORES, SHARDS
+from testing.drills import SHARD_SIZE, finished_shards, score_command
 from tests.conftest import DEMO_MANIFEST
 
-N_CLIPS, SHARD_SIZE = 8, 2
+N_CLIPS = 8
 
 
 @pytest.fixture(scope="module")
@@ -30,20 +31,11 @@ def small_manifest(tmp_path_factory) -> Path:
     return path
 
 
-def score_command(manifest: Path, workspace: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "whisper_curator", "score", str(manifest), "--workspace", str(workspace),
-            "--shard-size", str(SHARD_SIZE), "--threads", "1", "--batch-size", "2", *extra]
-
-
 @pytest.fixture(scope="module")
 def uninterrupted(small_manifest, tmp_path_factory) -> pd.DataFrame:
     workspace = tmp_path_factory.mktemp("reference") / "ws"
     subprocess.run(score_command(small_manifest, workspace), check=True, capture_output=True)
     return pd.read_parquet(workspace / SCORES)
-
-
-def finished_shards(workspace: Path) -> list[Path]:
-    return sorted((workspace / SHARDS).glob("*.parquet"))
 
 
 def test_kill_9_mid_run_then_resume_gives_the_same_table(small_manifest, uninterrupted, tmp_path):

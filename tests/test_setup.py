@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 
-CODE = ["engine", "curator", "whisper_curator", "benchmarks", "tests", "assets", "app.py"]
+CODE = ["engine", "curator", "whisper_curator", "benchmarks", "tests", "testing", "assets", "app.py"]
 SUBPROCESS_CALLS = {"run", "Popen", "call", "check_call", "check_output"}
 # Debian's required packages (util-linux, mount, coreutils, dash, bash) are on every Debian machine.
 BASE_SYSTEM = {"sh", "bash", "unshare", "mount", "umount", "kill", "timeout", "env"}

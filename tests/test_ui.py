@@ -23,7 +23,7 @@ from engine.analysis.mapping import read_map
 from engine.distill.config import DistillConfig
 from engine.io.recipe import KeepBest, Recipe, kept_mask, load_recipe, save_recipe, selection_summary
 from engine.scores import HIGHER_IS_BETTER, RECOMMENDED
-from tests.browser import FILTER_HISTOGRAM, browser_page, served
+from testing.browser import FILTER_HISTOGRAM, browser_page, served
 from tests.conftest import copy_workspace, dummy_workspace
 from tests.test_mapping import with_embedding
 from tests.test_ui_client import place_on_a_line, workspace_with_map

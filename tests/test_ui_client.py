@@ -12,7 +12,7 @@ import pytest
 from engine.analysis.mapping import MAP
 from engine.io.recipe import Recipe, kept_mask
 from engine.io.workspace import Workspace, write_table_atomic
-from tests.browser import served
+from testing.browser import served
 from tests.conftest import dummy_workspace
 
 

@@ -14,11 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import soundfile as sf
 import soxr
 
 from engine.demo import DEMO_MANIFEST
 from engine.io.audio import SAMPLE_RATE, load_audio
+from engine.io.workspace import EMBEDDINGS, Workspace
+from engine.scores import combined
+from engine.scoring.pipeline import ScoreOptions, Summary, score
+from engine.teacher.options import TeacherOptions
 
 GOOD_CLIPS = ("real_0002.flac", "real_0009.flac", "synthetic_0001.flac")  # clean demo speech
 SPEECH = "synthetic_0001.flac"  # the speech every format variant is made of
@@ -203,3 +208,49 @@ def write_corpus(root: Path) -> Corpus:
     good_manifest.write_text("".join(json.dumps(g) + "\n" for g in good))
     good_paths.write_text("".join(json.dumps({"audio_filepath": g["audio_filepath"]}) + "\n" for g in good))
     return Corpus(root, audio, manifest, tuple(rows), good_manifest, good_paths, tuple(cases))
+
+
+TEACHER = TeacherOptions(window="fit", batch_size=1)  # the bad-input runs: fast, one clip a batch
+OPTIONS = ScoreOptions(shard_size=8)
+RELATIVE = list(combined.COLUMNS)  # ranks within the whole table: other rows move them by definition
+Run = tuple[Summary, pd.DataFrame, np.ndarray]  # a scored run: its summary, table with paths, embeddings
+
+
+def scored(source, root) -> Run:
+    """Score `source` into workspace `root`: the summary, the table with paths, the embeddings."""
+    summary = score(source, root, TEACHER, OPTIONS)
+    ws = Workspace(root)
+    return summary, ws.table(), np.load(ws.path(EMBEDDINGS) / "audio.npy")
+
+
+def row_problem(row: pd.Series, case: Case) -> str | None:
+    """Why a scored row does not end as its bad-input case expects (status, a short readable reason naming
+    the problem, no label for an error); None when it does."""
+    where = f"{case.name}: {row['status']} ({row['reason']!r})"
+    reason = row["reason"]
+    if row["status"] != case.expect:
+        return where
+    if case.expect == "ok":
+        return None if reason == "" and len(row["pseudo_label"]) > 0 else where
+    readable = reason and "\n" not in reason and len(reason) < 200 and "Traceback" not in reason
+    if not readable or case.reason.lower() not in reason.lower():
+        return where
+    return where if case.expect == "error" and not pd.isna(row["pseudo_label"]) else None
+
+
+def good_rows_difference(run: Run, reference: Run) -> str | None:
+    """How the rows of `reference`'s clips in `run` differ from `reference`'s (dataset-relative columns aside),
+    embeddings too; None when they are identical."""
+    _, table, embeddings = run
+    _, good, good_embeddings = reference
+    rows = table["id"].isin(good["id"]).to_numpy()
+    if not rows.sum() == len(good) > 0:
+        return f"{rows.sum()} of the reference's {len(good)} clips are in the run"
+    mine = table[rows].reset_index(drop=True).drop(columns=RELATIVE, errors="ignore")
+    theirs = good.drop(columns=RELATIVE, errors="ignore")
+    if list(mine.columns) != list(theirs.columns):
+        return f"columns differ: {list(mine.columns)} vs {list(theirs.columns)}"
+    differing = [c for c in mine.columns if not mine[c].equals(theirs[c])]
+    if differing:
+        return f"columns differ in value or type: {', '.join(differing)}"
+    return None if np.array_equal(embeddings[rows], good_embeddings, equal_nan=True) else "embeddings differ"

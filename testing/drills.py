@@ -2,7 +2,7 @@
 `kill -9` of scoring at random moments, of export and recipe saves at random moments and before each
 file-system step of the atomic write, a full disk and a read-only workspace.
 
-The writers run as `python -m tests.drills WRITER TARGET ...` so that they can be killed.
+The writers run as `python -m testing.drills WRITER TARGET ...` so that they can be killed.
 """
 from __future__ import annotations
 
@@ -30,11 +30,13 @@ from engine.demo import DEMO_MANIFEST
 from engine.io.audio import write_audio
 from engine.io.export import EXPORT_INFO, NEMO_MANIFEST, export
 from engine.io.recipe import Recipe, kept_mask, read_recipe, save_recipe
-from engine.io.workspace import RECIPE, SCORES, Clip, Workspace
-from tests.conftest import ROOT
+from engine.io.workspace import RECIPE, SCORES, SHARDS, Clip, Workspace
+from testing import ROOT
 
 EXPORT_ROWS = 20_000  # rows of the export workspace: an export takes long enough to be killed inside it
 STEPS = ("replace", "rename", "fsync", "rmtree", "mkdtemp")  # what the step drill counts (os / shutil / tempfile)
+
+SHARD_SIZE = 2  # clips per shard in the kill drills: a kill lands between shards
 
 
 def clean_manifest(folder: Path, n: int) -> Path:
@@ -222,7 +224,7 @@ def export_command(ws: Workspace, recipe: Path) -> list[str]:
 
 
 def writer_command(kind: str, ws: Workspace, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "tests.drills", kind, str(ws.root), *extra]
+    return [sys.executable, "-m", "testing.drills", kind, str(ws.root), *extra]
 
 
 def kill_writer_at_random(kind: str, ws: Workspace, max_delay: float, rng: random.Random) -> str:
@@ -409,3 +411,12 @@ def shard_room(workspace: Path) -> int:
 
 if __name__ == "__main__":
     _run_writer(sys.argv[1:])
+
+
+def score_command(manifest: Path, workspace: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "whisper_curator", "score", str(manifest), "--workspace", str(workspace),
+            "--shard-size", str(SHARD_SIZE), "--threads", "1", "--batch-size", "2", *extra]
+
+
+def finished_shards(workspace: Path) -> list[Path]:
+    return sorted((workspace / SHARDS).glob("*.parquet"))
