@@ -33,22 +33,8 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.corpus_audio import (  # noqa: E402
-    MOONSHINE,
-    POCKETSPHINX,
-    arpeggio,
-    chord,
-    downloaded,
-    espeak_audio,
-    half_scale,
-    licence_texts,
-    mixed_at_snr,
-    noise,
-    pcm16,
-    real_speech,
-    require_espeak_ng,
-    seeded_rng,
-    summed_talkers,
-    sweep,
+    MOONSHINE, POCKETSPHINX, arpeggio, chord, downloaded, espeak_audio, half_scale, licence_texts, mixed_at_snr, noise,
+    pcm16, real_speech, require_espeak_ng, seeded_rng, summed_talkers, sweep,
 )
 from engine.demo import DEMO_DATA  # noqa: E402
 from engine.io.audio import SAMPLE_RATE  # noqa: E402

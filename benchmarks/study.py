@@ -32,14 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import study_corpus  # noqa: E402
 
 from engine.analysis.validate import (  # noqa: E402
-    NO_FILTER,
-    ORACLE,
-    Validation,
-    figures,
-    markdown,
-    markdown_table,
-    validate,
-    validate_workspace,
+    NO_FILTER, ORACLE, Validation, figures, markdown, markdown_table, validate, validate_workspace,
 )
 from engine.distill.evaluate import corpus_wer, manifest_clips, parameter_count, transcribe  # noqa: E402
 from engine.distill.train import DistillConfig, distill  # noqa: E402

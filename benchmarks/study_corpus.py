@@ -65,34 +65,10 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.corpus_audio import (  # noqa: E402
-    JOE_MODEL_CARD,
-    JOE_VOICE,
-    MOONSHINE,
-    POCKETSPHINX,
-    PiperVoice,
-    arpeggio,
-    chord,
-    downloaded,
-    espeak_audio,
-    half_scale,
-    licence_texts,
-    mid_word_cut,
-    mixed_at_snr,
-    noise,
-    overdriven,
-    overlapped,
-    pcm16,
-    quietest_point,
-    real_speech,
-    require_espeak_ng,
-    reverberated,
-    seeded_rng,
-    speed_changed,
-    summed_talkers,
-    sweep,
-    telephone_band,
-    timeline,
-    with_silence,
+    JOE_MODEL_CARD, JOE_VOICE, MOONSHINE, POCKETSPHINX, PiperVoice, arpeggio, chord, downloaded, espeak_audio,
+    half_scale, licence_texts, mid_word_cut, mixed_at_snr, noise, overdriven, overlapped, pcm16, quietest_point,
+    real_speech, require_espeak_ng, reverberated, seeded_rng, speed_changed, summed_talkers, sweep, telephone_band,
+    timeline, with_silence,
 )
 from engine.io.atomic import atomic_path  # noqa: E402
 from engine.io.audio import SAMPLE_RATE  # noqa: E402

@@ -16,21 +16,8 @@ from curator.filters import PLOT_STYLE
 from engine.distill.data import kept_targets
 from engine.distill.evaluate import format_table
 from engine.distill.jobs import (
-    ACTIVE_STATES,
-    CONFIG,
-    EVAL,
-    RUNS,
-    STUDENT,
-    STUDENT_CT2,
-    JobRunning,
-    cancel_job,
-    list_runs,
-    log_tail,
-    read_metrics,
-    read_status,
-    run_dir,
-    running_job,
-    start_job,
+    ACTIVE_STATES, CONFIG, EVAL, RUNS, STUDENT, STUDENT_CT2, JobRunning, cancel_job, list_runs, log_tail, read_metrics,
+    read_status, run_dir, running_job, start_job,
 )
 from engine.distill.train import DistillConfig, resolved_here, write_run_config
 from engine.io.workspace import Workspace

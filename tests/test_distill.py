@@ -15,32 +15,11 @@ import pytest
 import torch
 
 from engine.distill.data import (
-    CACHES,
-    ENCODER,
-    IGNORE,
-    Batch,
-    Entry,
-    Pair,
-    TeacherCache,
-    aligned_rows,
-    cache_entries,
-    fill_cache,
-    heldout_split,
-    kept_targets,
-    target_tokens,
-    vocabulary_map,
+    CACHES, ENCODER, IGNORE, Batch, Entry, Pair, TeacherCache, aligned_rows, cache_entries, fill_cache, heldout_split,
+    kept_targets, target_tokens, vocabulary_map,
 )
 from engine.distill.jobs import (
-    CHECKPOINT,
-    EVAL,
-    LOG,
-    METRICS,
-    STUDENT,
-    STUDENT_CT2,
-    JobRunning,
-    running_job,
-    start_job,
-    workspace_lock,
+    CHECKPOINT, EVAL, LOG, METRICS, STUDENT, STUDENT_CT2, JobRunning, running_job, start_job, workspace_lock,
 )
 from engine.distill.student import layer_map, student_from_teacher
 from engine.distill.train import DistillConfig, kd_loss, lr_factor, rows_for

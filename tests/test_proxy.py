@@ -121,11 +121,7 @@ def clips() -> dict[str, np.ndarray]:
 def tiny_ctc(tmp_path_factory) -> Path:
     """A randomly initialised, tiny Wav2Vec2 CTC model with its processor, saved to a folder."""
     from transformers import (
-        Wav2Vec2Config,
-        Wav2Vec2CTCTokenizer,
-        Wav2Vec2FeatureExtractor,
-        Wav2Vec2ForCTC,
-        Wav2Vec2Processor,
+        Wav2Vec2Config, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor, Wav2Vec2ForCTC, Wav2Vec2Processor,
     )
 
     folder = tmp_path_factory.mktemp("tiny-ctc")

@@ -6,16 +6,7 @@ import pandas as pd
 import pytest
 
 from engine.io.recipe import (
-    CHANGED_NOTICE,
-    Bounds,
-    KeepBest,
-    Recipe,
-    explain,
-    kept_mask,
-    load_recipe,
-    read_recipe,
-    save_overrides,
-    save_recipe,
+    CHANGED_NOTICE, Bounds, KeepBest, Recipe, explain, kept_mask, load_recipe, read_recipe, save_overrides, save_recipe,
     selection_summary,
 )
 from engine.scores import higher_is_better

@@ -31,30 +31,11 @@ import torch.nn.functional as F
 
 from engine.distill.config import CHECKS_PER_RUN, DistillConfig
 from engine.distill.data import (
-    CACHES,
-    ENCODER,
-    FEATURES,
-    IGNORE,
-    Batch,
-    TeacherCache,
-    cache_entries,
-    fill_cache,
-    heldout_split,
-    kept_targets,
+    CACHES, ENCODER, FEATURES, IGNORE, Batch, TeacherCache, cache_entries, fill_cache, heldout_split, kept_targets,
     store_key,
 )
 from engine.distill.jobs import (
-    BEST,
-    CHECKPOINT,
-    CONFIG,
-    EVAL,
-    METRICS,
-    RUNS,
-    STATUS,
-    STUDENT,
-    STUDENT_CT2,
-    RunFiles,
-    cancel_requested,
+    BEST, CHECKPOINT, CONFIG, EVAL, METRICS, RUNS, STATUS, STUDENT, STUDENT_CT2, RunFiles, cancel_requested,
     workspace_lock,
 )
 from engine.io.atomic import atomic_path, write_text_atomic

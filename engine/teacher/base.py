@@ -13,14 +13,7 @@ import numpy as np
 
 from engine.io.audio import SAMPLE_RATE
 from engine.teacher.options import (
-    FIT_MARGIN_SECONDS,
-    FIT_MIN_SECONDS,
-    FRAMES_PER_SECOND,
-    N_FRAMES,
-    N_SAMPLES,
-    Decoded,
-    TeacherOptions,
-    TeacherOutput,
+    FIT_MARGIN_SECONDS, FIT_MIN_SECONDS, FRAMES_PER_SECOND, N_FRAMES, N_SAMPLES, Decoded, TeacherOptions, TeacherOutput,
 )
 
 

@@ -13,11 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from transformers import (
-    GenerationConfig,
-    WhisperConfig,
-    WhisperFeatureExtractor,
-    WhisperForConditionalGeneration,
-    WhisperProcessor,
+    GenerationConfig, WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration, WhisperProcessor,
     WhisperTokenizerFast,
 )
 
