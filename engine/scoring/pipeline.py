@@ -141,13 +141,13 @@ def score_workspace(
     `bars(description, unit=...)` gives each step its progress callback."""
     extras = extra_names(add)
     rank = f" (rank {options.shard_index}/{options.num_shards})" if options.num_shards > 1 else ""
-    with bars(f"scoring{rank}") as progress:
+    with bars(f"scoring with the teacher{rank}") as progress:
         summary = score(source, workspace, teacher_options, options, progress)
     yield summary.line()
     if not summary.merged:
         return
     if extras:
-        with bars(f"adding {', '.join(extras)}") as progress:
+        with bars(f"adding label-free scores ({', '.join(extras)})") as progress:
             table = add_scores(workspace, extras, extra_options, options.shard_size, progress=progress)
         yield f"added {', '.join(extras)} to {int(table['pseudo_label'].notna().sum())} labelled clips"
     if make_map:
