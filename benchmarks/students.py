@@ -81,14 +81,15 @@ def english_test_clips(corpus: Path, limit: int) -> pd.DataFrame:
     return clips.head(limit) if limit > 0 else clips
 
 
-def decoded(models: dict[str, tuple[Path, Path]], clips: pd.DataFrame) -> pd.DataFrame:
-    """Each model's test WER, speed and loops on the same clips in one run (CTranslate2, greedy, int8 on CPU)."""
+def decoded(models: dict[str, tuple], clips: pd.DataFrame) -> pd.DataFrame:
+    """Each model's test WER, speed and loops on the same clips in one run (CTranslate2, greedy, int8 on CPU).
+    `models`: name → (CTranslate2 folder, transformers folder[, window]); the window defaults to the model's own."""
     waveforms = [load_audio(p).samples for p in clips["audio_filepath"]]
     references, langs = list(clips["reference"]), ["en"] * len(clips)
     audio = sum(len(w) for w in waveforms) / 16_000
     rows = []
-    for name, (ct2, hf) in models.items():
-        result = transcripts(ct2, waveforms, langs)
+    for name, (ct2, hf, *window) in models.items():
+        result = transcripts(ct2, waveforms, langs, window=window[0] if window else "full")
         rows.append({"model": name, "parameters_m": parameter_count(hf) / 1e6, "disk_mb": folder_megabytes(ct2),
                      "rtfx": audio / result.seconds, "wer": corpus_wer(references, result.texts, langs),
                      "loops": result.hit_limit})

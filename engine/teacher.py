@@ -8,6 +8,7 @@ is converted to it once and cached) and PyTorch/transformers (any HF Whisper; bf
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ NO_SPEECH_THRESHOLD = 0.6  # Whisper's rule: empty the label when no_speech_prob
 LOGPROB_THRESHOLD = -1.0  # ...and the label's avg_logprob is below this
 FIT_MIN_SECONDS = 10.0  # window="fit": at least this long (shorter windows start repetition loops)...
 FIT_MARGIN_SECONDS = 5.0  # ...with at least this much silence after the clip, in 5 s steps
+PREPROCESSOR = "preprocessor_config.json"  # a model folder's feature settings: its window is chunk_length seconds
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,8 @@ class TeacherOptions:
     threads: int = 0  # CPU threads; 0 = all cores
     batch_size: int = 8
     # decoding
-    window: str = "full"  # full: Whisper's 30 s window; fit: a window fitted to the clip (about 3x faster)
+    window: str = "full"  # full: the model's own window (Whisper's 30 s); fit: fitted to the clip (about 3x faster);
+    # or a fixed window in seconds ("10"), never longer than the model's own; a longer clip is cut to it
     task: str = "transcribe"
     max_label_tokens: int = MAX_LABEL_TOKENS
 
@@ -49,8 +52,8 @@ class TeacherOptions:
             raise ValueError(f"device must be auto, cpu or cuda, not {self.device!r}")
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        if self.window not in ("full", "fit"):
-            raise ValueError(f"window must be full or fit, not {self.window!r}")
+        if self.window not in ("full", "fit") and not 1 <= fixed_window_seconds(self.window) <= MAX_SECONDS:
+            raise ValueError(f"window must be full, fit or seconds from 1 to {MAX_SECONDS:g}, not {self.window!r}")
         if self.task not in ("transcribe", "translate"):
             raise ValueError(f"task must be transcribe or translate, not {self.task!r}")
 
@@ -80,6 +83,22 @@ class TeacherOutput:
     def emptied(self) -> bool:
         """True when Whisper's no-speech rule applies: the clip is taken as non-speech."""
         return self.no_speech_prob > NO_SPEECH_THRESHOLD and self.avg_logprob < LOGPROB_THRESHOLD
+
+
+def fixed_window_seconds(window: str) -> float:
+    """The seconds of a fixed window ("10" → 10.0); 0 for full, fit or anything else."""
+    try:
+        return float(window)
+    except ValueError:
+        return 0.0
+
+
+def model_window_seconds(model_dir: str | Path) -> float:
+    """The window a model folder was made for: its preprocessor config's chunk_length (a window student's
+    shorter one), else Whisper's 30 s."""
+    path = Path(model_dir) / PREPROCESSOR
+    config = json.loads(path.read_text()) if path.is_file() else {}
+    return float(config.get("chunk_length", MAX_SECONDS))
 
 
 def resolve_teacher_dir(teacher: str | None) -> Path:
@@ -139,13 +158,15 @@ class Teacher:
     Subclasses supply the model: `_encode`, `_detect_language`, `_decode`, `_states`.
     """
 
-    def __init__(self, options: TeacherOptions, tokenizer_file: Path, multilingual: bool, n_mels: int):
+    def __init__(self, options: TeacherOptions, tokenizer_file: Path, multilingual: bool, n_mels: int,
+                 window_seconds: float = MAX_SECONDS):
         import tokenizers
         from faster_whisper.feature_extractor import FeatureExtractor
         from faster_whisper.tokenizer import Tokenizer
 
         self.options = options
         self.multilingual = multilingual
+        self.own_frames = int(round(window_seconds * 50)) * 2  # the model's window, in mel frames
         self.features = FeatureExtractor(feature_size=n_mels)
         self.tokenizer = Tokenizer(tokenizers.Tokenizer.from_file(str(tokenizer_file)), multilingual,
                                    task=options.task, language="en")
@@ -158,12 +179,15 @@ class Teacher:
         return self.features(padded, padding=0)[:, :frames]
 
     def window_frames(self, longest_samples: int) -> int:
-        """Mel frames the encoder sees: Whisper's full 30 s, or with window="fit" a window that covers
-        the batch's longest clip plus a margin of silence (the encoder's cost grows with it)."""
+        """Mel frames the encoder sees: the model's own window (Whisper's 30 s), a fixed shorter one, or
+        with window="fit" one that covers the batch's longest clip plus a margin of silence (the encoder's
+        cost grows with it). Audio past the window is not seen."""
         if self.options.window == "full":
-            return N_FRAMES
+            return self.own_frames
+        if self.options.window != "fit":
+            return min(self.own_frames, int(round(fixed_window_seconds(self.options.window) * 50)) * 2)
         seconds = max(FIT_MIN_SECONDS, longest_samples / SAMPLE_RATE + FIT_MARGIN_SECONDS)
-        return min(N_FRAMES, int(np.ceil(seconds / 5) * 5 * 100))
+        return min(self.own_frames, int(np.ceil(seconds / 5) * 5 * 100))
 
     def prompt(self, lang: str) -> list[int]:
         """<|startoftranscript|><|lang|><|task|><|notimestamps|> (no language/task for English-only models)."""
@@ -237,7 +261,8 @@ class CT2Teacher(Teacher):
         self.model = ctranslate2.models.Whisper(
             str(self.model_dir), device=device, compute_type=compute_type, intra_threads=options.threads
         )
-        super().__init__(options, self.model_dir / "tokenizer.json", self.model.is_multilingual, self.model.n_mels)
+        super().__init__(options, self.model_dir / "tokenizer.json", self.model.is_multilingual, self.model.n_mels,
+                         model_window_seconds(self.model_dir))
 
     def _encode(self, features: np.ndarray):
         import ctranslate2
