@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from engine.distill_config import CHECKS_PER_RUN, PRECISIONS, STUDENT_KINDS, DistillConfig
+from engine.distill_config import CHECKS_PER_RUN, PRECISIONS, STUDENT_KINDS, WINDOW_SECONDS, DistillConfig
 from engine.extras import EXTRAS
 from engine.mapping import FIT_ROWS, MAP_EMBEDDINGS
 from engine.prepare import cached_workspaces
@@ -237,12 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
                          "the options below are then ignored")
     option = _config_option(distill, DistillConfig())
     option("student", choices=STUDENT_KINDS, help="pruned: the teacher with fewer layers; smaller: a smaller pretrained "
-           "Whisper (--student-model) distilled from the teacher")
+           "Whisper (--student-model) distilled from the teacher; window: the teacher's layers with a shorter encoder "
+           "window (--window-seconds)")
     option("student_model", help="smaller: tiny.en (the bundled Whisper tiny.en, English clips only), a transformers "
            "Whisper id or folder, or a CTranslate2 folder; default: tiny.en")
     option("decoder_layers", type=int, help="student decoder layers, copied from evenly spaced layers of the teacher "
-           "(pruned; default 2 = the first and the last) or of the smaller model (default: all)")
+           "(pruned: default 2 = the first and the last; window: default all) or of the smaller model (default: all)")
     option("encoder_layers", type=int, help="student encoder layers (default: all)")
+    option("window_seconds", type=int, help=f"the student's encoder window in seconds, any kind (default: "
+           f"{WINDOW_SECONDS} for window, else Whisper's 30); longer clips are skipped, shorter ones decode faster")
     option("epochs", type=float, help="passes over the training clips")
     option("max_steps", type=int, help="optimiser steps; overrides --epochs")
     option("batch_size", type=int, help="clips per micro-batch and process")
