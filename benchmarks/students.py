@@ -51,6 +51,7 @@ STUDENTS = {  # name → DistillConfig options
     "smaller: tiny.en (2 decoder layers)": {"student": "smaller", "decoder_layers": 2},
     "smaller: tiny.en (lr 1e-5)": {"student": "smaller", "lr": 1e-5},
     "window: base at 10 s": {"student": "window"},
+    "window: base at 10 s (lr 1e-5)": {"student": "window", "lr": 1e-5},
     "window: base at 15 s": {"student": "window", "window_seconds": 15},
     "smaller: tiny.en at 10 s": {"student": "smaller", "window_seconds": 10},
 }
