@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 
 from curator.filters import PLOT_STYLE
 from engine.distill import DistillConfig, resolved, write_run_config
+from engine.distill_config import WINDOW_SECONDS
 from engine.distill_data import kept_targets
 from engine.evaluate import format_table
 from engine.jobs import (ACTIVE_STATES, CONFIG, EVAL, RUNS, STUDENT, STUDENT_CT2, JobRunning, cancel_job, list_runs,
@@ -22,7 +23,8 @@ from engine.workspace import Workspace
 
 POLL_SECONDS = 1.0
 STUDENT_LABELS = {"pruned": "pruned: the teacher with fewer decoder layers",
-                  "smaller": "smaller: Whisper tiny.en distilled from the teacher (English clips)"}
+                  "smaller": "smaller: Whisper tiny.en distilled from the teacher (English clips)",
+                  "window": f"window: the teacher's layers seeing {WINDOW_SECONDS} s, not 30 (clips up to {WINDOW_SECONDS} s)"}
 LOSS_COLOUR, EVAL_COLOUR = "#2563eb", "#f97316"
 
 
@@ -183,7 +185,7 @@ def build(ws: Workspace, app: gr.Blocks) -> DistillTab:
         student = gr.Dropdown([(label, kind) for kind, label in STUDENT_LABELS.items()], value=default.student,
                               label="Student", elem_id="distill-student")
         decoder_layers = gr.Number(default.decoder_layers or 0, precision=0, minimum=0,
-                                   label="Decoder layers (0: pruned 2, smaller all)", elem_id="distill-decoder-layers")
+                                   label="Decoder layers (0: pruned 2, else all)", elem_id="distill-decoder-layers")
         freeze = gr.Checkbox(default.freeze_encoder, label="Frozen encoder (outputs cached once; fast on CPU)",
                              elem_id="distill-freeze-encoder")
     with gr.Row():
