@@ -8,8 +8,9 @@ kept set, then the teacher and every student decode the study corpus's English t
    teacher; the kept set is the app's default recipe (every clip the teacher pass did not flag);
 2. distils every student in STUDENTS with the same budget and early stopping (held-out checks every
    `--eval-every` steps); a `smaller` English-only student trains on the English clips of that set;
-3. decodes the English test clips (disjoint sentences and voices) with the teacher, untouched tiny.en and
-   every student: CTranslate2 int8 on the CPU with all cores (2 here), same clips, same run;
+3. decodes the English test clips (disjoint sentences and voices) with the teacher, untouched tiny.en, the
+   teacher's untouched weights at a 10 s window and every student (a window student at its window):
+   CTranslate2 int8 on the CPU with all cores (2 here), same clips, same run;
 4. writes the report: parameters, size on disk, RTFx and speed-up over the teacher, test WER, looping
    transcripts, training time; the recommended student is chosen on the development side (held-out WER
    against the pseudo-labels, among students at least TARGET_SPEEDUP times faster), never on the test set.
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import study_corpus  # noqa: E402
 from study import slug  # noqa: E402
 
+from engine.distill.config import FULL_WINDOW_SECONDS  # noqa: E402
 from engine.distill.evaluate import corpus_wer, folder_megabytes, manifest_clips, parameter_count, transcripts  # noqa: E402
 from engine.distill.jobs import METRICS, STUDENT, STUDENT_CT2  # noqa: E402
 from engine.distill.student import student_source_dir  # noqa: E402
@@ -48,7 +50,12 @@ STUDENTS = {  # name → DistillConfig options
     "smaller: tiny.en": {"student": "smaller"},
     "smaller: tiny.en (2 decoder layers)": {"student": "smaller", "decoder_layers": 2},
     "smaller: tiny.en (lr 1e-5)": {"student": "smaller", "lr": 1e-5},
+    "window: base at 10 s": {"student": "window"},
+    "window: base at 10 s (lr 1e-5)": {"student": "window", "lr": 1e-5},
+    "window: base at 15 s": {"student": "window", "window_seconds": 15},
+    "smaller: tiny.en at 10 s": {"student": "smaller", "window_seconds": 10},
 }
+UNTOUCHED_WINDOW = "10"  # the teacher's weights at this window, untrained, decode as a reference row
 TARGET_SPEEDUP = 2.0  # the issue's bar: at least this much faster than the teacher...
 TARGET_WER_POINTS = 2.0  # ...at a test WER at most this many points above the teacher's
 SMOKE = {"size": 24, "max_steps": 2, "eval_every": 1, "test_clips": 3,
@@ -75,20 +82,29 @@ def trained(ws: Workspace, name: str, options: dict, train: dict) -> dict:
             "wall_seconds": time.perf_counter() - started}
 
 
+def longer_than_windows(ws: Workspace, runs: dict[str, dict]) -> dict[int, int]:
+    """{window seconds: kept clips longer than it} for the window students' windows (they train without them)."""
+    windows = {DistillConfig(**STUDENTS[name]).window for name in runs} - {FULL_WINDOW_SECONDS}
+    table = ws.table()
+    kept = table.loc[table["status"] == "ok", "duration"]
+    return {w: int((kept > w).sum()) for w in sorted(windows)}
+
+
 def english_test_clips(corpus: Path, limit: int) -> pd.DataFrame:
     clips = manifest_clips(corpus / "test" / "manifest.jsonl")
     clips = clips[clips["lang"] == "en"]
     return clips.head(limit) if limit > 0 else clips
 
 
-def decoded(models: dict[str, tuple[Path, Path]], clips: pd.DataFrame) -> pd.DataFrame:
-    """Each model's test WER, speed and loops on the same clips in one run (CTranslate2, greedy, int8 on CPU)."""
+def decoded(models: dict[str, tuple], clips: pd.DataFrame) -> pd.DataFrame:
+    """Each model's test WER, speed and loops on the same clips in one run (CTranslate2, greedy, int8 on CPU).
+    `models`: name → (CTranslate2 folder, transformers folder[, window]); the window defaults to the model's own."""
     waveforms = [load_audio(p).samples for p in clips["audio_filepath"]]
     references, langs = list(clips["reference"]), ["en"] * len(clips)
     audio = total_seconds(waveforms)
     rows = []
-    for name, (ct2, hf) in models.items():
-        result = transcripts(ct2, waveforms, langs)
+    for name, (ct2, hf, *window) in models.items():
+        result = transcripts(ct2, waveforms, langs, window=window[0] if window else "full")
         rows.append({"model": name, "parameters_m": parameter_count(hf) / 1e6, "disk_mb": folder_megabytes(ct2),
                      "rtfx": audio / result.seconds, "wer": corpus_wer(references, result.texts, langs),
                      "loops": result.hit_limit})
@@ -114,7 +130,8 @@ def report(table: pd.DataFrame, context: dict) -> str:
              f"train on its English part). Budget per student: {context['budget']}. Test: {context['test_clips']} "
              f"English clips of the study's held-out set ({context['test_seconds']:.0f} s; unseen sentences and "
              f"voices), decoded by CTranslate2 int8 greedy on {context['threads']} CPU threads, every model in "
-             "the same run.", "",
+             "the same run, each at its own encoder window: Whisper's 30 s, a window student's shorter one (the "
+             f"test clips last {context['test_range']}). {window_line(context['longer'])}", "",
              "| model | parameters | on disk | RTFx | speed-up | test WER | loops | held-out WER vs labels | "
              "steps trained (kept) | train time |", "|---|---|---|---|---|---|---|---|---|---|"]
     for row in table.itertuples():
@@ -127,6 +144,14 @@ def report(table: pd.DataFrame, context: dict) -> str:
               "weights and the student ships as it started. RTFx moves with the machine's load: rows of the "
               "same model differ by that much.", "", *goal_lines(table, teacher)]
     return "\n".join(lines) + "\n"
+
+
+def window_line(longer: dict[int, int]) -> str:
+    """What a window student leaves out of the kept set."""
+    if not longer:
+        return ""
+    counts = ", ".join(f"{n} at {w} s" for w, n in longer.items())
+    return f"Window students train without the kept clips longer than their window ({counts})."
 
 
 def goal_lines(table: pd.DataFrame, teacher) -> list[str]:
@@ -171,17 +196,20 @@ def main() -> None:
     runs = {name: trained(ws, name, STUDENTS[name], train) for name in args.students.split(";")}
     models = {"teacher": (default_teacher_dir(), resolve_hf_dir(None)),
               f"{TINY_EN} untouched": (tiny_en_dir(), student_source_dir(None)),
+              f"teacher at {UNTOUCHED_WINDOW} s untouched": (default_teacher_dir(), resolve_hf_dir(None), UNTOUCHED_WINDOW),
               **{name: (r["run"] / STUDENT_CT2, r["run"] / STUDENT) for name, r in runs.items()}}
     clips = english_test_clips(corpus, args.test_clips)
     table = decoded(models, clips)
     extra = pd.DataFrame([{"model": name, **{k: v for k, v in r.items() if k != "run"}} for name, r in runs.items()])
     table = table.merge(extra, on="model", how="left")
     write_text_atomic(args.out / "students.csv", table.to_csv(index=False))
+    durations = [load_audio(p).duration for p in clips["audio_filepath"]]
     context = {"command": " ".join(sys.argv[1:]), "kept": int((ws.table()["status"] == "ok").sum()),
                "budget": f"≤ {args.epochs:g} epochs, ≤ {args.max_steps} steps, batch 8, held-out check every "
                          f"{args.eval_every} steps, patience {args.patience}",
-               "test_clips": len(clips), "test_seconds": float(sum(load_audio(p).duration for p in clips["audio_filepath"])),
-               "threads": os.cpu_count()}
+               "test_clips": len(clips), "test_seconds": float(sum(durations)),
+               "test_range": f"{min(durations):.1f}–{max(durations):.1f} s",
+               "threads": os.cpu_count(), "longer": longer_than_windows(ws, runs)}
     text = report(table, context)
     print(text)
     if args.report:

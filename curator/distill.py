@@ -13,6 +13,7 @@ import gradio as gr
 import plotly.graph_objects as go
 
 from curator.filters import PLOT_STYLE
+from engine.distill.config import WINDOW_SECONDS
 from engine.distill.data import kept_targets
 from engine.distill.evaluate import format_table
 from engine.distill.jobs import (
@@ -24,7 +25,8 @@ from engine.io.workspace import Workspace
 
 POLL_SECONDS = 1.0
 STUDENT_LABELS = {"pruned": "pruned: the teacher with fewer decoder layers",
-                  "smaller": "smaller: Whisper tiny.en distilled from the teacher (English clips)"}
+                  "smaller": "smaller: Whisper tiny.en distilled from the teacher (English clips)",
+                  "window": f"window: the teacher's layers seeing {WINDOW_SECONDS} s, not 30 (clips up to {WINDOW_SECONDS} s)"}
 LOSS_COLOUR, EVAL_COLOUR = "#2563eb", "#f97316"
 
 
@@ -183,7 +185,7 @@ def build(ws: Workspace, app: gr.Blocks) -> DistillTab:
         student = gr.Dropdown([(label, kind) for kind, label in STUDENT_LABELS.items()], value=default.student,
                               label="Student", elem_id="distill-student")
         decoder_layers = gr.Number(default.decoder_layers or 0, precision=0, minimum=0,
-                                   label="Decoder layers (0: pruned 2, smaller all)", elem_id="distill-decoder-layers")
+                                   label="Decoder layers (0: pruned 2, else all)", elem_id="distill-decoder-layers")
         freeze = gr.Checkbox(default.freeze_encoder, label="Frozen encoder (outputs cached once; fast on CPU)",
                              elem_id="distill-freeze-encoder")
     with gr.Row():

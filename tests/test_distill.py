@@ -409,3 +409,54 @@ def test_a_smaller_student_trains_saves_and_loads_in_transformers_and_faster_whi
     segments, _ = model.transcribe(tiny[0].table().iloc[0]["audio_filepath"], language="en", beam_size=1,
                                    condition_on_previous_text=False, without_timestamps=True)
     assert any(s.text.strip() for s in segments)
+
+
+@pytest.fixture(scope="module")
+def window_run(tiny):
+    """`whisper-curator distill --student window` (the teacher's layers at a 10 s window) for two steps."""
+    ws, recipe = tiny
+    command = _cli("distill", str(ws.root), "--out", "window", "--recipe", str(recipe), *COMMON,
+                   "--student", "window", "--max-steps", "2", "--batch-size", "6")  # the last --student counts
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return ws.path("runs") / "window", done.stdout
+
+
+def test_a_window_student_saves_its_window_for_transformers_faster_whisper_and_the_decode_path(window_run, tiny):
+    from faster_whisper import WhisperModel
+    from transformers import pipeline
+
+    from engine.teacher import load_teacher
+    from engine.teacher.options import TeacherOptions
+
+    run, stdout = window_run
+    assert json.loads((run / STUDENT / "config.json").read_text())["max_source_positions"] == 500
+    for folder in (STUDENT, STUDENT_CT2):
+        features = json.loads((run / folder / "preprocessor_config.json").read_text())
+        assert (features["chunk_length"], features["n_samples"], features["nb_max_frames"]) == (10, 160_000, 1000)
+    report = json.loads((run / EVAL).read_text())
+    assert report["models"]["student"]["decoder_layers"] == 6 and "Student: " in stdout
+    path = tiny[0].table().iloc[0]["audio_filepath"]
+    asr = pipeline("automatic-speech-recognition", model=str(run / STUDENT))
+    assert asr.feature_extractor.nb_max_frames == 1000  # transformers pads to the window and checks the length
+    assert asr({"raw": load_audio(path).samples, "sampling_rate": SAMPLE_RATE}, generate_kwargs={"max_new_tokens": 20})["text"].strip()
+    model = WhisperModel(str(run / STUDENT_CT2), device="cpu", compute_type="int8")
+    assert (model.feature_extractor.chunk_length, model.feature_extractor.nb_max_frames) == (10, 1000)
+    segments, _ = model.transcribe(path, language="en", beam_size=1, condition_on_previous_text=False,
+                                   without_timestamps=True)  # faster-whisper pads each segment to 30 s: it must still run
+    assert any(s.text.strip() for s in segments)
+    decoder = load_teacher(TeacherOptions(teacher=str(run / STUDENT_CT2)))
+    assert decoder.window_frames(SAMPLE_RATE) == 1000  # the project's decode path runs the encoder at the window
+    assert decoder.run([load_audio(path).samples], ["en"])[0].text
+
+
+def test_a_window_student_skips_clips_longer_than_its_window(tiny):
+    ws, recipe = tiny
+    durations = kept_targets(ws, recipe)["duration"]
+    window = next(w for w in range(1, 30) if (durations <= w).sum() >= 2 and (durations > w).any())
+    command = _cli("distill", str(ws.root), "--out", "short", "--recipe", str(recipe), *COMMON, "--student", "window",
+                   "--window-seconds", str(window), "--max-steps", "1", "--batch-size", "6", "--no-evaluate")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    log = (ws.path("runs") / "short" / LOG).read_text()
+    assert log.count(f"than the student's {window} s window") == (durations > window).sum()

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from curator import HOST, PORT
 from engine.analysis.mapping import FIT_ROWS, MAP_EMBEDDINGS
 from engine.analysis.mapping import SEED as MAP_SEED
-from engine.distill.config import CHECKS_PER_RUN, PRECISIONS, STUDENT_KINDS, DistillConfig
+from engine.distill.config import CHECKS_PER_RUN, PRECISIONS, STUDENT_KINDS, WINDOW_SECONDS, DistillConfig
 from engine.extras import EXTRAS, ExtraOptions
 from engine.io.export import FORMATS
 from engine.scoring.pipeline import ScoreOptions
@@ -196,9 +196,9 @@ def _add_teacher_options(score: argparse.ArgumentParser) -> None:
             "(ct2) / float32 (torch) on CPU, float16 / bf16 on CUDA")
     teacher("threads", type=int, help="CPU threads for the teacher and the extra scores (0 = all cores)")
     teacher("batch_size", type=int, help="clips per teacher batch")
-    teacher("window", choices=WINDOWS, help="full: Whisper's own 30 s window; fit: a window fitted to each batch's "
-            "longest clip (≥ 10 s, ≥ 5 s of trailing silence), about 3x faster on short clips; labels may differ "
-            "slightly (docs/benchmarks.md)")
+    teacher("window", help=f"{' or '.join(WINDOWS)} or seconds: full: the model's own window (Whisper's 30 s); fit: a "
+            "window fitted to each batch's longest clip (≥ 10 s, ≥ 5 s of trailing silence), about 3x faster on short "
+            "clips; labels may differ slightly (docs/benchmarks.md); a number: that many seconds (longer clips are cut)")
     teacher("task", choices=TASKS, help="Whisper task")
     teacher("max_label_tokens", type=int, help="longest pseudo-label in tokens")
 
@@ -269,12 +269,17 @@ def _add_distill(commands) -> None:
 
 DISTILL_OPTIONS = {  # DistillConfig field → its --option's argparse settings (the default comes from DistillConfig)
     "student": {"choices": STUDENT_KINDS, "help": "pruned: the teacher with fewer layers; smaller: a smaller "
-                "pretrained Whisper (--student-model) distilled from the teacher"},
+                "pretrained Whisper (--student-model) distilled from the teacher; window: the teacher's layers with a "
+                "shorter encoder window (--window-seconds)"},
     "student_model": {"help": "smaller: tiny.en (the bundled Whisper tiny.en, English clips only), a transformers "
                       "Whisper id or folder, or a CTranslate2 folder; default: tiny.en"},
     "decoder_layers": {"type": int, "help": "student decoder layers, copied from evenly spaced layers of the teacher "
-                       "(pruned; default 2 = the first and the last) or of the smaller model (default: all)"},
+                       "(pruned: default 2 = the first and the last; window: default all) or of the smaller model "
+                       "(default: all)"},
     "encoder_layers": {"type": int, "help": "student encoder layers (default: all)"},
+    "window_seconds": {"type": int, "help": f"the student's encoder window in seconds, any kind (default: "
+                       f"{WINDOW_SECONDS} for window, else Whisper's 30); longer clips are skipped, shorter ones decode "
+                       "faster"},
     "epochs": {"type": float, "help": "passes over the training clips"},
     "max_steps": {"type": int, "help": "optimiser steps; overrides --epochs"},
     "batch_size": {"type": int, "help": "clips per micro-batch and process"},

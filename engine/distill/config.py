@@ -7,17 +7,21 @@ from dataclasses import asdict, dataclass, fields
 import yaml
 
 PRECISIONS = ("auto", "no", "bf16", "fp16")
-STUDENT_KINDS = ("pruned", "smaller")
+STUDENT_KINDS = ("pruned", "smaller", "window")
+WINDOW_SECONDS = 10  # a window student's encoder window unless told: short clips lose nothing (docs/student_windows.md)
+FULL_WINDOW_SECONDS = 30  # Whisper's own
 CHECKS_PER_RUN = 10  # held-out checks in a run without --eval-every
 
 
 @dataclass(frozen=True)
 class DistillConfig:
-    # student: pruned = the teacher with fewer layers; smaller = a smaller pretrained Whisper (student_model)
+    # student: pruned = the teacher with fewer layers; smaller = a smaller pretrained Whisper (student_model);
+    # window = the teacher's layers with a shorter encoder window (window_seconds)
     student: str = "smaller"  # the default: the only kind ≥ 2x faster than the teacher without loops (docs/students.md)
     student_model: str | None = None  # smaller: tiny.en (bundled), a transformers id/folder or a CTranslate2 folder
-    decoder_layers: int | None = None  # copied from evenly spaced source layers; None: 2 when pruned, all when smaller
+    decoder_layers: int | None = None  # copied from evenly spaced source layers; None: 2 when pruned, else all
     encoder_layers: int | None = None  # None: all of the source's
+    window_seconds: int | None = None  # the student's encoder window; None: WINDOW_SECONDS for window, else Whisper's 30 s
     # how long (max_steps wins over epochs)
     epochs: float = 10.0
     max_steps: int | None = None
@@ -55,6 +59,8 @@ class DistillConfig:
         for name, value in positive.items():
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+        if self.window > FULL_WINDOW_SECONDS:
+            raise ValueError(f"window_seconds must be at most Whisper's {FULL_WINDOW_SECONDS}, not {self.window}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max_steps must be at least 1, not {self.max_steps}")
         if self.max_steps is None and not self.epochs > 0:
@@ -69,6 +75,11 @@ class DistillConfig:
             raise ValueError(f"student must be one of {', '.join(STUDENT_KINDS)}, not {self.student!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+
+    @property
+    def window(self) -> int:
+        """The student's encoder window in seconds."""
+        return self.window_seconds or (WINDOW_SECONDS if self.student == "window" else FULL_WINDOW_SECONDS)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(asdict(self), sort_keys=False)

@@ -7,7 +7,7 @@ features (full route). The cache is a store of one file per clip, shared by ever
     WS/runs/.cache/<store_key>/<entry>.npz
         store_key  hash of the teacher's weights, top-k, the input kind (and the student's encoder depth)
         entry      hash of the clip's audio file (path, size, mtime) and its target tokens
-        arrays     inputs (1500, d_model) or (n_mels, 3000) float16; tokens (L,) int32;
+        arrays     inputs (1500, d_model) or (n_mels, 3000) float16 (fewer for a window student); tokens (L,) int32;
                    topk_values (L - 1, k) float16 and topk_ids (L - 1, k) int32, one row per predicted token
 
 So a run on a changed kept set computes only the clips it has not seen; each entry is written atomically,
@@ -237,20 +237,27 @@ def fill_cache(entries: list[Entry], store: str | Path, pair: Pair, topk: int, k
                device: str = "cpu", batch_size: int = 8, progress: Callable[[int, int], None] | None = None,
                should_stop: Callable[[], bool] | None = None) -> dict[str, str] | None:
     """Run the teacher on the entries missing from `store` and write their files; return {id: reason}
-    for clips whose audio cannot be read (they get no file), or None when stopped early.
+    for clips whose audio cannot be read or that are longer than a window student's window (they get no
+    file), or None when stopped early.
 
     `kind` ENCODER stores the student's (frozen) encoder outputs, FEATURES its log-mel features.
     """
     store = Path(store)
     missing = [e for e in entries if not (store / e.name).is_file()]
     skipped: dict[str, str] = {}
+    window = pair.processors[1].feature_extractor.n_samples  # the student's encoder window
     for start in range(0, len(missing), batch_size):
         if should_stop and should_stop():
             return None
         loaded = []
         for entry in missing[start:start + batch_size]:
             try:
-                loaded.append((entry, load_audio(entry.audio_filepath).samples[:N_SAMPLES]))
+                samples = load_audio(entry.audio_filepath).samples
+                if window < N_SAMPLES and len(samples) > window:
+                    skipped[entry.id] = (f"longer ({len(samples) / SAMPLE_RATE:.1f} s) than the student's "
+                                         f"{window / SAMPLE_RATE:g} s window: it would learn words it cannot hear")
+                    continue
+                loaded.append((entry, samples[:N_SAMPLES]))
             except AudioError as e:
                 skipped[entry.id] = str(e)
             except Exception as e:  # a decoder crash on one file must not stop the run

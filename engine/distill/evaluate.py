@@ -50,9 +50,10 @@ class Transcripts:
 
 
 def transcripts(ct2_dir: str | Path, waveforms: list[np.ndarray], langs: list[str | None],
-                batch_size: int = 8) -> Transcripts:
-    """Greedy transcripts of `waveforms`, timed after one warm-up clip, in batches of similar length."""
-    model = load_teacher(TeacherOptions(teacher=str(ct2_dir), batch_size=batch_size))
+                batch_size: int = 8, window: str = "full") -> Transcripts:
+    """Greedy transcripts of `waveforms`, timed after one warm-up clip, in batches of similar length; the
+    encoder sees the model's own window (a window student's shorter one) unless `window` says otherwise."""
+    model = load_teacher(TeacherOptions(teacher=str(ct2_dir), batch_size=batch_size, window=window))
     model.run(waveforms[:1], langs[:1])
     order = sorted(range(len(waveforms)), key=lambda i: -len(waveforms[i]))
     texts: dict[int, str] = {}

@@ -6,10 +6,13 @@
 - smaller (DistilWhisper's route): a smaller pretrained Whisper (default the bundled tiny.en), optionally
   cut the same way. Its vocabulary may differ from the teacher's (tiny.en's English-only BPE shares
   few token ids with the multilingual one): the KD targets are mapped (engine.distill.data).
+- window: the teacher's layers (all unless told) with a shorter encoder window. Any student can have one
+  (`with_window`): on the CPU the encoder's cost is the 30 s window, not the clip.
 """
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +20,11 @@ import torch
 from transformers import WhisperFeatureExtractor, WhisperForConditionalGeneration, WhisperProcessor
 
 from engine.io.atomic import atomic_path
+from engine.teacher.models import PREPROCESSOR  # faster-whisper reads the mel count and the window here
 
 PRUNED_DECODER_LAYERS = 2  # a pruned student's default: the teacher's first and last decoder layers
-PREPROCESSOR = "preprocessor_config.json"  # faster-whisper reads the mel count here
+POSITIONS_PER_SECOND = 50  # encoder positions (frames after the stride-2 convolution) per second of audio
+FULL_POSITIONS = 1500  # Whisper's 30 s
 CT2_FILES = ("tokenizer.json", PREPROCESSOR)  # and the tokenizer here; without them it goes to the hub
 
 
@@ -92,12 +97,31 @@ def build_student(kind: str, teacher: WhisperForConditionalGeneration, teacher_d
                   decoder_layers: int | None = None, encoder_layers: int | None = None,
                   ) -> tuple[WhisperForConditionalGeneration, Path]:
     """(student, folder of its processor). `pruned`: the teacher's layers, PRUNED_DECODER_LAYERS decoder
-    layers unless told; `smaller`: the pretrained model `model`, all its layers unless told."""
-    if kind == "pruned":
-        return student_from_teacher(teacher, decoder_layers or PRUNED_DECODER_LAYERS, encoder_layers), teacher_dir
+    layers unless told; `window`: the teacher's layers, all unless told; `smaller`: the pretrained model
+    `model`, all its layers unless told. The window is set afterwards (`with_window`)."""
+    if kind in ("pruned", "window"):
+        default = PRUNED_DECODER_LAYERS if kind == "pruned" else teacher.config.decoder_layers
+        return student_from_teacher(teacher, decoder_layers or default, encoder_layers), teacher_dir
     source = student_source_dir(model)
     pretrained = WhisperForConditionalGeneration.from_pretrained(source)
     return student_from_teacher(pretrained, decoder_layers or pretrained.config.decoder_layers, encoder_layers), source
+
+
+def with_window(model: WhisperForConditionalGeneration, processor: WhisperProcessor, seconds: int) -> WhisperProcessor:
+    """Cut `model`'s encoder to a `seconds` window in place (its first positions: Whisper's are fixed
+    sinusoids) and return `processor` with a feature extractor that pads to it. Saved, both say so:
+    config.json's max_source_positions, preprocessor_config.json's chunk_length, n_samples, nb_max_frames."""
+    positions = seconds * POSITIONS_PER_SECOND
+    encoder = model.model.encoder
+    if positions > encoder.embed_positions.num_embeddings:
+        raise ValueError(f"a {seconds} s window is longer than the model's {encoder.embed_positions.num_embeddings // POSITIONS_PER_SECOND} s")
+    table = encoder.embed_positions.weight.data[:positions].clone()
+    encoder.embed_positions = torch.nn.Embedding(positions, table.shape[1])
+    encoder.embed_positions.weight.data.copy_(table)
+    encoder.embed_positions.requires_grad_(False)
+    encoder.max_source_positions = model.config.max_source_positions = positions
+    extractor = WhisperFeatureExtractor(**{**processor.feature_extractor.to_dict(), "chunk_length": seconds})
+    return WhisperProcessor(feature_extractor=extractor, tokenizer=processor.tokenizer)
 
 
 def parameter_count(model: torch.nn.Module) -> int:
@@ -115,16 +139,45 @@ def save_student(model: WhisperForConditionalGeneration, processor: WhisperProce
 
 
 def export_ct2(hf_dir: str | Path, out_dir: str | Path, quantization: str = "float16") -> Path:
-    """Convert a transformers Whisper folder to CTranslate2 (faster-whisper's format), atomically."""
+    """Convert a transformers Whisper folder to CTranslate2 (faster-whisper's format), atomically. A window
+    student keeps its window in preprocessor_config.json but gets Whisper's 1500 encoder positions back:
+    faster-whisper pads every segment to 30 s before the encoder, and CTranslate2 takes any shorter input."""
+    import tempfile
+
     from ctranslate2.converters import TransformersConverter
 
     hf_dir = Path(hf_dir)
     if not (hf_dir / PREPROCESSOR).is_file():
         WhisperFeatureExtractor.from_pretrained(hf_dir).save_pretrained(hf_dir)
-    with atomic_path(out_dir) as tmp:
-        TransformersConverter(str(hf_dir), copy_files=list(CT2_FILES)).convert(str(tmp), quantization=quantization)
+    with atomic_path(out_dir) as tmp, tempfile.TemporaryDirectory() as full:
+        source = _full_positions(hf_dir, Path(full))
+        TransformersConverter(str(source), copy_files=list(CT2_FILES)).convert(str(tmp), quantization=quantization)
         assert all((tmp / name).is_file() for name in CT2_FILES), f"{tmp}: missing {CT2_FILES}"
     return Path(out_dir)
+
+
+def _full_positions(hf_dir: Path, scratch: Path) -> Path:
+    """`hf_dir`, or for a window student a copy in `scratch` whose position table is continued to Whisper's
+    1500 rows with the same sinusoids (its own rows are checked to be them)."""
+    import shutil
+
+    from transformers.models.whisper.modeling_whisper import sinusoids
+
+    config = json.loads((hf_dir / "config.json").read_text())
+    if config["max_source_positions"] >= FULL_POSITIONS:
+        return hf_dir
+    model = WhisperForConditionalGeneration.from_pretrained(hf_dir)
+    own = model.model.encoder.embed_positions.weight.data
+    table = sinusoids(FULL_POSITIONS, own.shape[1])
+    assert torch.allclose(table[:len(own)], own, atol=1e-3), "the encoder's positions are not Whisper's sinusoids"
+    table[:len(own)] = own
+    model.model.encoder.embed_positions = torch.nn.Embedding.from_pretrained(table, freeze=True)
+    model.config.max_source_positions = model.model.encoder.max_source_positions = FULL_POSITIONS
+    model.save_pretrained(scratch, safe_serialization=True)
+    for path in hf_dir.iterdir():  # tokenizer and processor files: what the weights' save did not write
+        if path.is_file() and not (scratch / path.name).exists():
+            shutil.copy(path, scratch / path.name)
+    return scratch
 
 
 def describe(model: WhisperForConditionalGeneration) -> dict:

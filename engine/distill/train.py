@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from engine.distill.config import CHECKS_PER_RUN, DistillConfig
+from engine.distill.config import CHECKS_PER_RUN, FULL_WINDOW_SECONDS, DistillConfig
 from engine.distill.data import (
     CACHES, ENCODER, FEATURES, IGNORE, Batch, TeacherCache, cache_entries, fill_cache, heldout_split, kept_targets,
     store_key,
@@ -255,8 +255,9 @@ def _student_identity(config: DistillConfig, kind: str, source: Path) -> str:
     encoder outputs."""
     from engine.distill.data import weights_identity
 
-    identity = [config.student, weights_identity(source) if config.student != "pruned" else None]
-    return json.dumps(identity + [config.encoder_layers if kind == ENCODER else None])
+    identity = [config.student, weights_identity(source) if config.student not in ("pruned", "window") else None]
+    window = [config.window] if config.window < FULL_WINDOW_SECONDS else []  # Whisper's 30 s: the stores made before windows
+    return json.dumps(identity + [config.encoder_layers if kind == ENCODER else None] + window)
 
 
 def _prepare(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: RunFiles,
@@ -266,7 +267,7 @@ def _prepare(ws: Workspace, config: DistillConfig, run: Path, accelerator, files
     from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
     from engine.distill.data import Pair
-    from engine.distill.student import build_student
+    from engine.distill.student import build_student, with_window
     from engine.teacher.convert import resolve_hf_dir
 
     device, main = accelerator.device, accelerator.is_main_process
@@ -274,8 +275,13 @@ def _prepare(ws: Workspace, config: DistillConfig, run: Path, accelerator, files
     teacher = WhisperForConditionalGeneration.from_pretrained(teacher_dir).eval()
     student, source = build_student(config.student, teacher, teacher_dir, config.student_model,
                                     config.decoder_layers, config.encoder_layers)
-    pair = Pair(teacher, student, tuple(WhisperProcessor.from_pretrained(d) for d in (teacher_dir, source)),
-                shares_encoder=config.student == "pruned" and student.config.encoder_layers == teacher.config.encoder_layers)
+    processors = [WhisperProcessor.from_pretrained(d) for d in (teacher_dir, source)]
+    if config.window < FULL_WINDOW_SECONDS:
+        processors[1] = with_window(student, processors[1], config.window)
+        files.log(f"the student's encoder sees {config.window} s; longer clips are skipped")
+    shares = config.student == "pruned" and config.window == FULL_WINDOW_SECONDS
+    pair = Pair(teacher, student, tuple(processors),
+                shares_encoder=shares and student.config.encoder_layers == teacher.config.encoder_layers)
     kind = ENCODER if config.freeze_encoder else FEATURES
     clips = _records(kept_targets(ws, config.recipe))
     checkpoint = torch.load(run / CHECKPOINT, map_location="cpu", weights_only=False) if (run / CHECKPOINT).is_file() else None

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.io.audio import SAMPLE_RATE
+from engine.io.audio import MAX_SECONDS, SAMPLE_RATE
 from engine.teacher.options import (
     FIT_MARGIN_SECONDS, FIT_MIN_SECONDS, FRAMES_PER_SECOND, N_FRAMES, N_SAMPLES, Decoded, TeacherOptions, TeacherOutput,
+    fixed_window_seconds,
 )
 
 
@@ -44,13 +45,15 @@ class Teacher:
     Subclasses supply the model: `_encode`, `_detect_language`, `_decode`, `_states`.
     """
 
-    def __init__(self, options: TeacherOptions, tokenizer_file: Path, multilingual: bool, n_mels: int):
+    def __init__(self, options: TeacherOptions, tokenizer_file: Path, multilingual: bool, n_mels: int,
+                 window_seconds: float = MAX_SECONDS):
         import tokenizers
         from faster_whisper.feature_extractor import FeatureExtractor
         from faster_whisper.tokenizer import Tokenizer
 
         self.options = options
         self.multilingual = multilingual
+        self.own_frames = int(round(window_seconds * 50)) * 2  # the model's window, in mel frames
         self.features = FeatureExtractor(feature_size=n_mels)
         self.tokenizer = Tokenizer(tokenizers.Tokenizer.from_file(str(tokenizer_file)), multilingual,
                                    task=options.task, language="en")
@@ -63,12 +66,15 @@ class Teacher:
         return self.features(padded, padding=0)[:, :frames]
 
     def window_frames(self, longest_samples: int) -> int:
-        """Mel frames the encoder sees: Whisper's full 30 s, or with window="fit" a window that covers
-        the batch's longest clip plus a margin of silence (the encoder's cost grows with it)."""
+        """Mel frames the encoder sees: the model's own window (Whisper's 30 s), a fixed shorter one, or
+        with window="fit" one that covers the batch's longest clip plus a margin of silence (the encoder's
+        cost grows with it). Audio past the window is not seen."""
         if self.options.window == "full":
-            return N_FRAMES
+            return self.own_frames
+        if self.options.window != "fit":
+            return min(self.own_frames, int(round(fixed_window_seconds(self.options.window) * 50)) * 2)
         seconds = max(FIT_MIN_SECONDS, longest_samples / SAMPLE_RATE + FIT_MARGIN_SECONDS)
-        return min(N_FRAMES, int(np.ceil(seconds / 5) * 5 * 100))
+        return min(self.own_frames, int(np.ceil(seconds / 5) * 5 * 100))
 
     def prompt(self, lang: str) -> list[int]:
         """<|startoftranscript|><|lang|><|task|><|notimestamps|> (no language/task for English-only models)."""

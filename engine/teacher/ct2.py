@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.teacher.base import Teacher
-from engine.teacher.models import resolve_teacher_dir
+from engine.teacher.models import model_window_seconds, resolve_teacher_dir
 from engine.teacher.options import Decoded, TeacherOptions
 
 
@@ -26,7 +26,8 @@ class CT2Teacher(Teacher):
         self.model = ctranslate2.models.Whisper(
             str(self.model_dir), device=device, compute_type=compute_type, intra_threads=options.threads
         )
-        super().__init__(options, self.model_dir / "tokenizer.json", self.model.is_multilingual, self.model.n_mels)
+        super().__init__(options, self.model_dir / "tokenizer.json", self.model.is_multilingual, self.model.n_mels,
+                         model_window_seconds(self.model_dir))
 
     def _encode(self, features: np.ndarray):
         import ctranslate2

