@@ -382,15 +382,20 @@ def test_a_looping_student_is_not_usable():
     assert verdict({"hit_limit": 2}, 5).startswith("not usable: 2 of 5 transcripts loop")
 
 
+def _student_run(tiny, kind: str, steps: int) -> tuple[Path, str]:
+    """`whisper-curator distill --student KIND` for a few steps on the tiny kept set: (run folder, stdout)."""
+    ws, recipe = tiny
+    command = _cli("distill", str(ws.root), "--out", kind, "--recipe", str(recipe), *COMMON,
+                   "--student", kind, "--max-steps", str(steps), "--batch-size", "6")  # the last --student counts
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return ws.path("runs") / kind, done.stdout
+
+
 @pytest.fixture(scope="module")
 def smaller_run(tiny):
     """`whisper-curator distill --student smaller` (tiny.en) for a few steps on the tiny kept set."""
-    ws, recipe = tiny
-    command = _cli("distill", str(ws.root), "--out", "smaller", "--recipe", str(recipe), *COMMON,
-                   "--student", "smaller", "--max-steps", "3", "--batch-size", "6")  # the last --student counts
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return ws.path("runs") / "smaller", done.stdout
+    return _student_run(tiny, "smaller", 3)
 
 
 def test_a_smaller_student_trains_saves_and_loads_in_transformers_and_faster_whisper(smaller_run, tiny):
@@ -414,12 +419,7 @@ def test_a_smaller_student_trains_saves_and_loads_in_transformers_and_faster_whi
 @pytest.fixture(scope="module")
 def window_run(tiny):
     """`whisper-curator distill --student window` (the teacher's layers at a 10 s window) for two steps."""
-    ws, recipe = tiny
-    command = _cli("distill", str(ws.root), "--out", "window", "--recipe", str(recipe), *COMMON,
-                   "--student", "window", "--max-steps", "2", "--batch-size", "6")  # the last --student counts
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return ws.path("runs") / "window", done.stdout
+    return _student_run(tiny, "window", 2)
 
 
 def test_a_window_student_saves_its_window_for_transformers_faster_whisper_and_the_decode_path(window_run, tiny):
