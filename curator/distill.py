@@ -174,9 +174,10 @@ def build(ws: Workspace, app: gr.Blocks) -> DistillTab:
     default = resolved_here()
     gr.Markdown("Trains a smaller Whisper (the student) on the kept clips' pseudo-labels, with the teacher's "
                 "output distribution as soft targets. The same from a shell: `whisper-curator distill WS`. "
-                "The default student is Whisper tiny.en distilled from the teacher (English clips): in "
-                "docs/students.md it is the only kind at least twice as fast as the teacher without looping "
-                "transcripts, and a run keeps its starting weights unless a held-out check finds better ones.",
+                f"The default student is the teacher itself with a {WINDOW_SECONDS} s encoder window instead of 30 s "
+                "(clips up to that long): in docs/students.md it has the best held-out WER of the students at least "
+                "twice as fast as the teacher without looping transcripts, and a run keeps its starting weights "
+                "unless a held-out check finds better ones.",
                 elem_id="distill-intro")
     kept = gr.Markdown(elem_id="distill-kept")
     with gr.Row():
