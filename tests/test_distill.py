@@ -110,6 +110,7 @@ def test_heldout_split_is_seeded_and_never_takes_everything():
     assert len(held) == 2 and set(train) | set(held) == set(range(10)) and not set(train) & set(held)
     assert np.array_equal(held, heldout_split(10, 0.2, seed=1)[1])
     assert len(heldout_split(1, 0.5, seed=0)[0]) == 1
+    assert len(heldout_split(5, 0.1, seed=0)[1]) == 1  # a tiny kept set still gets a held-out check
 
 
 def test_config_round_trips_and_rejects_bad_values():

@@ -160,10 +160,10 @@ def _prompt_length(tokenizer, tokens: list[int]) -> int:
 
 
 def heldout_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(train, held-out) row indices: a seeded shuffle; the held-out part is empty when `fraction` is 0
-    and never takes every row."""
+    """(train, held-out) row indices: a seeded shuffle; the held-out part is empty when `fraction` is 0,
+    holds at least one row otherwise (the loop guard needs a held-out check) and never takes every row."""
     order = np.random.default_rng(seed).permutation(n)
-    held = min(n - 1, int(round(n * fraction))) if fraction > 0 else 0
+    held = min(n - 1, max(1, int(round(n * fraction)))) if fraction > 0 else 0
     return np.sort(order[held:]), np.sort(order[:held])
 
 
