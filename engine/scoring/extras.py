@@ -60,9 +60,8 @@ def add_scores(
         shards = extra_shards(ws, name, fingerprint, rows, shard_size)
         plan = {"fingerprint": fingerprint, "shard_size": shard_size}
         write_text_atomic(ws.path(EXTRAS_DIR) / name / PLAN, json.dumps(plan))
-        todo = [i for i in shards.mine(num_shards, shard_index) if not shards.paths[i].is_file()]
-        groups.append((EXTRAS[name], shards, todo))
-    total = sum(len(rows.iloc[shards.span(i)]) for _, shards, todo in groups for i in todo)
+        groups.append((EXTRAS[name], shards, shards.pending(num_shards, shard_index)))
+    total = sum(shards.size_of(i) for _, shards, todo in groups for i in todo)
     offset = 0
     for extra, shards, todo in (g for g in groups if g[2]):
         scorer = extra.load(options)
@@ -75,7 +74,7 @@ def add_scores(
                                                        **{k: v for k, v in columns.items() if v.ndim == 1}}), arrays)
 
         run_shards(shards, todo, todo, work, (lambda n, _, base=offset: progress(base + n, total)) if progress else None)
-        offset += sum(len(rows.iloc[shards.span(i)]) for i in todo)
+        offset += sum(shards.size_of(i) for i in todo)
     return merge_extras(ws, table) if num_shards == 1 or _all_done(ws, rows) else table
 
 

@@ -106,7 +106,7 @@ def score(
     if not plan.is_file() or json.loads(plan.read_text()) != [p.name for p in paths]:
         write_text_atomic(plan, json.dumps([p.name for p in paths]))
     mine = shards.mine(options.num_shards, options.shard_index)
-    todo = [i for i in mine if not paths[i].is_file()]
+    todo = shards.pending(options.num_shards, options.shard_index)
     audio_seconds = 0.0
     teacher = load_teacher(teacher_options) if todo else None
 
@@ -118,7 +118,7 @@ def score(
         audio_seconds += float(table.loc[table["pseudo_label"].notna(), "duration"].sum())
 
     run_shards(shards, todo, mine, work, progress)
-    merged = all(p.is_file() for p in paths)
+    merged = shards.done()
     if merged:
         merge_shards(ws, paths)
     table = pd.concat([pd.read_parquet(paths[i]) for i in mine if paths[i].is_file()]) if mine else pd.DataFrame()

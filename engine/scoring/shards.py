@@ -35,6 +35,14 @@ class Shards:
         """The shards this rank takes."""
         return [i for i in range(len(self.paths)) if i % num_shards == shard_index]
 
+    def pending(self, num_shards: int = 1, shard_index: int = 0) -> list[int]:
+        """The shards this rank takes that are not finished yet."""
+        return [i for i in self.mine(num_shards, shard_index) if not self.paths[i].is_file()]
+
+    def size_of(self, i: int) -> int:
+        """Rows in shard i."""
+        return len(range(self.rows)[self.span(i)])
+
     def done(self) -> bool:
         return all(p.is_file() for p in self.paths)
 
@@ -55,12 +63,11 @@ def run_shards(shards: Shards, todo: list[int], mine: list[int], work: Callable[
     folder = shards.paths[0].parent if shards.paths else None
     if folder and folder.is_dir():
         remove_stale_temporaries(folder)  # what a killed writer left
-    sizes = {i: len(range(shards.rows)[shards.span(i)]) for i in mine}
-    total = sum(sizes.values())
-    done = total - sum(sizes[i] for i in todo)
+    total = sum(shards.size_of(i) for i in mine)
+    done = total - sum(shards.size_of(i) for i in todo)
     for i in todo:
         work(i, lambda n, base=done: progress(base + n, total) if progress else None)
-        done += sizes[i]
+        done += shards.size_of(i)
         if progress:
             progress(done, total)
 
