@@ -41,14 +41,21 @@ def curve_figure(validation: Validation, kind: str) -> go.Figure:
 
 
 def students_figure(students: pd.DataFrame) -> go.Figure:
-    """Held-out WER of each student (and the teacher) as bars: on the English test clips when the study
-    reported them apart (other languages' references are too rough to compare students on)."""
-    column = "wer_english" if "wer_english" in students else "wer"
-    figure = go.Figure(go.Bar(x=students["student"], y=students[column], text=students[column].round(3),
-                              textposition="outside"))
-    figure.update_yaxes(range=[0, 1.15 * max(float(students[column].max()), 0.01)])  # room for the bar labels
-    figure.update_layout(yaxis_title="held-out WER" + (" (English clips)" if column == "wer_english" else ""),
-                         height=340, margin={"l": 50, "r": 10, "t": 30, "b": 80},
+    """Held-out test WER of each student as bars, one group per contamination level (the study's `level`
+    column; "–" for the teacher and untouched rows), with the 95 % interval as error bars where the study
+    gave one."""
+    figure = go.Figure()
+    levels = students["level"] if "level" in students else pd.Series("–", index=students.index)
+    for level, rows in students.groupby(levels, sort=False):
+        error = None
+        if {"low", "high"} <= set(rows) and rows["low"].notna().any():
+            error = {"type": "data", "symmetric": False, "array": (rows["high"] - rows["wer"]).fillna(0),
+                     "arrayminus": (rows["wer"] - rows["low"]).fillna(0)}
+        figure.add_bar(x=rows["student"], y=rows["wer"], name=str(level), error_y=error,
+                       text=rows["wer"].round(3), textposition="outside")
+    figure.update_yaxes(range=[0, 1.25 * max(float(students["wer"].max()), 0.01)])  # room for the bar labels
+    figure.update_layout(yaxis_title="held-out test WER", barmode="group", height=380,
+                         margin={"l": 50, "r": 10, "t": 30, "b": 110}, legend={"title": {"text": "pool"}},
                          title={"text": "Students distilled on differently filtered data", "font": {"size": 14}})
     return figure
 

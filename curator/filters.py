@@ -19,7 +19,9 @@ import pandas as pd
 from curator.recipe_bar import totals_markdown
 from curator.session import Session
 from curator.summary import default_column, score_columns
-from engine.io.recipe import Bounds, KeepBest, Recipe, filter_passes, kept_mask, selection_summary
+from engine.io.recipe import (
+    RECOMMENDED_RETENTION, Bounds, KeepBest, Recipe, filter_passes, kept_mask, recommended_recipe, selection_summary,
+)
 from engine.scores import HIGHER_IS_BETTER, higher_is_better
 
 BINS = 40
@@ -27,6 +29,8 @@ SLIDER_STEPS = 200
 KEPT_COLOUR, REJECTED_COLOUR, BOUND_COLOUR = "#2563eb", "#f97316", "#111827"
 GRID_COLOUR, TEXT_COLOUR = "#e5e7eb", "#374151"
 OFF = "(off)"
+RECOMMENDED_NOTE = (f"**Recommended**: the best {RECOMMENDED_RETENTION:g} % of the ok clips by `combined` (label-free), "
+                    "flagged clips out — the recipe whose students docs/study.md compares with no filter.")
 COMBINE_CHOICES = [("every filter (all)", "all"), ("at least one filter (any)", "any")]
 GRID = dict(gridcolor=GRID_COLOUR, zerolinecolor=GRID_COLOUR)
 PLOT_STYLE = dict(layout=dict(paper_bgcolor="white", plot_bgcolor="white", font=dict(color=TEXT_COLOUR),
@@ -319,6 +323,7 @@ class FilterTab:
     best_percent: gr.Slider
     clear: gr.Button
     clear_all: gr.Button
+    recommended: gr.Button
     overview: gr.HTML
 
     @property
@@ -354,11 +359,14 @@ def build(table: pd.DataFrame) -> FilterTab:
                                           elem_id="best-column")
                 best_percent = gr.Slider(1, 100, value=80, step=1, label="… percent of the clips",
                                          elem_id="best-percent")
-            clear_all = gr.Button("Clear all filters (overrides stay)", size="sm", elem_id="clear-all")
+            with gr.Row():
+                recommended = gr.Button("Recommended", size="sm", variant="primary", elem_id="recommended-recipe")
+                clear_all = gr.Button("Clear all filters (overrides stay)", size="sm", elem_id="clear-all")
+            gr.Markdown(RECOMMENDED_NOTE, elem_id="recommended-note")
     gr.Markdown("**Every score** under the recipe: kept (blue) and rejected (orange). Click one to filter on it.")
     overview = gr.HTML("", css_template=OVERVIEW_CSS, js_on_load=OVERVIEW_JS, elem_id="filter-overview")
     return FilterTab(column, low, high, note, plot, active, combine, include_flagged, best_column, best_percent,
-                     clear, clear_all, overview)
+                     clear, clear_all, recommended, overview)
 
 
 def wire(tab: FilterTab, session: Session) -> None:
@@ -387,5 +395,10 @@ def wire(tab: FilterTab, session: Session) -> None:
         r = Recipe(overrides=r.overrides)
         return r, *all_controls(table, r, column)
 
+    def recommend(r: Recipe, column: str) -> tuple:
+        r = replace(recommended_recipe(), overrides=r.overrides)
+        return r, *all_controls(table, r, column)
+
     tab.clear.click(clear, [recipe, tab.column], [recipe, tab.low, tab.high, tab.note, *session.views])
     tab.clear_all.click(clear_all, [recipe, tab.column], [recipe, *tab.controls, *session.views])
+    tab.recommended.click(recommend, [recipe, tab.column], [recipe, *tab.controls, *session.views])

@@ -6,16 +6,24 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
-from engine.io.recipe import Recipe, filter_passes, fingerprint, read_recipe, save_recipe
+from engine.io.recipe import Recipe, filter_passes, fingerprint, read_recipe, recommended_recipe, save_recipe
 from engine.io.workspace import RECIPE, Workspace
+from engine.scores import RECOMMENDED
+from engine.scores.calibration import measured_error
 
 WER_NOTE = "duration-weighted mean of per-clip WER over the clips with a reference"
 
 
 def totals_markdown(summary: dict) -> str:
-    """One line: kept and rejected clips and hours, and kept-set WER against all-data WER when known."""
+    """One line: kept and rejected clips and hours, the label-free estimate of the kept clips' WER, and
+    kept-set WER against all-data WER when references tell."""
     line = (f"**Kept {summary['kept_clips']} clips ({summary['kept_hours']:.2f} h)** · "
             f"rejected {summary['rejected_clips']} clips ({summary['rejected_hours']:.2f} h)")
+    if summary.get("estimated_wer") is not None:
+        error = measured_error()
+        margin = f"±{100 * error:.1f} points" if error is not None else "error unmeasured"
+        line += (f" · **estimated WER of kept clips {summary['estimated_wer']:.1%}** <span class='note'>(no reference "
+                 f"needed: 1 − {RECOMMENDED}; {margin}, measured on the development corpus)</span>")
     if summary["all_wer"] is not None:
         kept = f"{summary['kept_wer']:.1%}" if summary["kept_wer"] is not None else "n/a"
         line += (f" · **WER of kept clips {kept}** vs {summary['all_wer']:.1%} over all clips "
@@ -63,5 +71,8 @@ def load(ws: Workspace, table: pd.DataFrame) -> tuple[Recipe, str, str]:
         gr.Warning(f"{e}. Starting from the default recipe (every ok clip).")
         return Recipe(), fingerprint(ws.path(RECIPE)), f"⚠ {e}; using the default recipe until you save."
     if not loaded:
+        if RECOMMENDED in table and table[RECOMMENDED].notna().any():
+            return (recommended_recipe(), loaded, "No recipe.yaml saved yet: showing the **recommended** recipe; "
+                    "Save it to distill or export with it (unsaved, they keep every ok clip).")
         return recipe, loaded, "No recipe.yaml saved yet; the default recipe keeps every ok clip."
     return recipe, loaded, f"Loaded `{ws.path(RECIPE)}`."

@@ -3,6 +3,7 @@ students' chart."""
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from curator.evidence import students_figure, validation_or_reason
 
@@ -13,8 +14,11 @@ def test_a_workspace_without_references_gets_a_reason(tmp_workspace):
     assert isinstance(reason, str) and "reference texts" in reason and "at least 10" in reason
 
 
-def test_students_chart_shows_english_wer_when_the_study_gave_it():
-    students = pd.DataFrame({"student": ["teacher", "all pseudo-labels"], "wer": [0.5, 0.9], "wer_english": [0.2, 0.4]})
-    bar = students_figure(students).data[0]
-    assert list(bar.y) == [0.2, 0.4] and list(bar.x) == ["teacher", "all pseudo-labels"]
-    assert list(students_figure(students.drop(columns="wer_english")).data[0].y) == [0.5, 0.9]
+def test_students_chart_groups_levels_with_intervals():
+    students = pd.DataFrame({"level": ["–", "30% bad labels", "30% bad labels"], "student": ["teacher", "no filter", "recommended"],
+                             "wer": [0.2, 0.4, 0.3], "low": [None, 0.35, 0.26], "high": [None, 0.45, 0.33]})
+    figure = students_figure(students)
+    assert [bar.name for bar in figure.data] == ["–", "30% bad labels"]
+    study = figure.data[1]
+    assert list(study.y) == [0.4, 0.3] and list(study.error_y.array) == pytest.approx([0.05, 0.03])
+    assert figure.data[0].error_y.array is None  # the teacher row has no interval

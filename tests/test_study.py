@@ -1,88 +1,111 @@
-"""The evidence study's own logic (benchmarks/study.py) on a synthetic validation: which students it
-distils, what the generated report says, and when a finished evaluation is reused."""
+"""The evidence study v2 (benchmarks/study.py, study_stats.py): contamination levels, the arms' kept sets,
+bootstrap intervals, the generated findings, and the smoke run from one command."""
 from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from engine.analysis.validate import validate
-from tests.conftest import ROOT, dummy_workspace
+from engine.io.recipe import kept_mask
+from engine.scores.reference_wer import good_label
+from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT))  # benchmarks/ is a folder of scripts, not an installed package
 
-from benchmarks import study  # noqa: E402
-
-STUDENTS = ["all pseudo-labels", "label-free combined", "best single label-free (proxy_wer)", "WER oracle"]
+from benchmarks import study, study_stats  # noqa: E402
 
 
 @pytest.fixture
-def validation():
-    """60 clips: proxy_wer tracks the reference WER closely, confidence and avg_logprob loosely, combined in between."""
+def pool() -> pd.DataFrame:
+    """200 labelled clips: `combined` tracks 1 − WER, `confidence` loosely; 10 flagged."""
     rng = np.random.default_rng(0)
-    wer = rng.uniform(0, 0.6, 60)
-    return validate(pd.DataFrame({
-        "id": [f"c{i}" for i in range(60)], "status": ["ok"] * 55 + ["flagged"] * 5,
-        "pseudo_label": ["a label"] * 60, "duration": rng.uniform(1, 10, 60), "wer": wer,
-        "proxy_wer": wer + rng.normal(0, 0.05, 60), "confidence": 1 - wer + rng.normal(0, 0.3, 60),
-        "avg_logprob": -wer + rng.normal(0, 0.2, 60), "combined": 1 - wer + rng.normal(0, 0.1, 60),
-        "combined_tuned": 1 - wer + rng.normal(0, 0.1, 60),
-    }))
+    wer = np.clip(rng.gamma(0.7, 0.4, 200), 0, 3)
+    return pd.DataFrame({
+        "id": [f"c{i:03d}" for i in range(200)], "status": ["ok"] * 190 + ["flagged"] * 10,
+        "pseudo_label": "a label", "duration": rng.uniform(1, 8, 200), "wer": wer,
+        "combined": 1 - np.minimum(wer, 1) + rng.normal(0, 0.05, 200), "confidence": 1 - wer + rng.normal(0, 0.4, 200),
+    })
 
 
-def test_students_are_no_filter_combined_the_best_single_score_and_the_oracle(validation):
-    recipes = study.student_recipes(validation, 70)
-    assert list(recipes) == STUDENTS
-    assert recipes["all pseudo-labels"].keep_best is None and recipes["all pseudo-labels"].include_flagged
-    assert [(r.keep_best.column, r.keep_best.percent) for r in list(recipes.values())[1:]] == [
-        ("combined", 70), ("proxy_wer", 70), ("wer", 70)]
+@pytest.mark.parametrize("share", [0.3, 0.6])
+def test_contaminated_pools_have_the_asked_share_of_bad_labels(pool, share):
+    drawn = study_stats.contaminated_pool(pool, share, seed=1)
+    bad = ~good_label(drawn["wer"].to_numpy())
+    assert abs(bad.mean() - share) < 0.02 and drawn["id"].is_unique
+    everything_scarce = bad.sum() == (~good_label(pool["wer"].to_numpy())).sum() or (~bad).sum() == good_label(pool["wer"].to_numpy()).sum()
+    assert everything_scarce  # the largest such pool: every clip of the scarcer kind
 
 
-def test_report_states_the_findings_from_the_tables(validation, tmp_path):
-    students = pd.DataFrame({"student": ["teacher", *STUDENTS], "wer": [0.3, 0.9, 0.5, 0.45, 0.4],
-                             "wer_english": [0.2, 0.8, 0.4, 0.35, 0.3], "rtfx": 5.0, "parameters_m": 50.0,
-                             "kept_clips": [np.nan, 60, 42, 42, 42]})
-    corpus = {"counts": {"pool": {"clean": 50, "noise_white": 10}, "test": {"clean": 12}}}
-    text = study.report("python benchmarks/study.py --out X", corpus, validation, validation, students, 70, 150, 4,
-                        {"corpus": 12.0}, tmp_path / "study")
-    best = validation.table.drop([study.ORACLE, study.NO_FILTER])["kept_wer@70%"].idxmin()
-    assert best == "proxy_wer" and f"at 70 % retention: **proxy_wer** ({validation.table.loc[best, 'kept_wer@70%']:.3f})" in text
-    assert "WER oracle 0.300" in text and "4 of the teacher's 6 decoder layers" in text and "150 steps" in text
-    for section in ("## Findings", "## Corpus", "flagged clips left out", "## Students", "## Timings", "study/students.png"):
-        assert section in text
+def test_arms_keep_the_same_count_and_only_the_reference_row_keeps_flagged_clips(pool):
+    arms = study.arm_sets(pool, "confidence", seed=0)
+    k = int(kept_mask(pool, study.recommended_recipe()).sum())
+    assert {len(ids) for arm, ids in arms.items() if arm != study.ALL_IN} == {k}
+    flagged = set(pool["id"][pool["status"] == "flagged"])
+    assert all(not flagged & set(ids) for arm, ids in arms.items() if arm != study.ALL_IN)
+    assert set(arms[study.ALL_IN]) == set(pool["id"])
+    assert study.arm_sets(pool, "confidence", seed=1)[study.NO_FILTER] != arms[study.NO_FILTER]  # random, seeded
+    assert study.ALL_IN not in study.arm_sets(pool, "confidence", seed=1, first_seed=False)
+    wer = pool.set_index("id")["wer"]
+    assert wer[arms[study.ORACLE_ARM]].max() <= wer[arms[study.NO_FILTER]].max()
 
 
-def test_a_finished_evaluation_is_reused_until_a_student_changes(tmp_path, monkeypatch):
-    ws = dummy_workspace(tmp_path / "ws")
-    runs = {name: tmp_path / name for name in STUDENTS[:2]}
-    for run in runs.values():
-        (run / "student-ct2").mkdir(parents=True)
-        (run / "student-ct2" / "model.bin").write_bytes(b"weights")
-    time.sleep(0.01)
-    saved = pd.DataFrame({"student": ["teacher", *runs], "wer": [0.1, 0.2, 0.3]})
-    ws.path(study.STUDENTS_CSV).parent.mkdir(parents=True)
-    saved.to_csv(ws.path(study.STUDENTS_CSV), index=False)
-    monkeypatch.setattr(study, "test_wers", lambda runs, manifest, limit: "evaluated again")
-    assert study.evaluated(ws, runs, tmp_path / "test.jsonl").equals(saved)
-    time.sleep(0.01)
-    (runs[STUDENTS[1]] / "student-ct2" / "model.bin").write_bytes(b"retrained")
-    assert study.evaluated(ws, runs, tmp_path / "test.jsonl") == "evaluated again"
+def test_a_recipe_that_keeps_exactly_the_chosen_clips(pool):
+    ids = ["c001", "c050", "c195"]  # c195 is flagged
+    assert list(pool["id"][kept_mask(pool, study.exactly(ids, pool))]) == ids
+
+
+def test_paired_intervals_find_a_real_difference_and_not_a_null_one():
+    rng = np.random.default_rng(0)
+    words = rng.integers(5, 15, 80).astype(float)
+    base = rng.binomial(words.astype(int), 0.3, size=(3, 80)).astype(float)
+    better = np.maximum(base - rng.binomial(2, 0.5, size=(3, 80)), 0)
+    same = base.copy()
+    wers, differences = study_stats.arm_intervals({"no": base, "better": better, "same": same}, words, "no")
+    assert wers["no"].low < wers["no"].mean < wers["no"].high
+    assert differences["better"].high < 0  # excludes zero in its favour
+    assert differences["same"].low == differences["same"].high == 0
+
+
+def test_kept_metrics_cap_and_estimate():
+    rows = pd.DataFrame({"wer": [0.0, 0.5, 3.0], "duration": [1.0, 1.0, 2.0], "combined": [1.0, 0.5, 0.0]})
+    m = study_stats.kept_metrics(rows)
+    assert m["wer"] == pytest.approx(6.5 / 4) and m["capped_wer"] == pytest.approx(2.5 / 4)
+    assert m["over_1"] == 1 and m["mean_min_wer_1"] == pytest.approx(0.5)
+    assert m["estimated_capped_wer"] == pytest.approx(2.5 / 4)
+
+
+def test_findings_say_whether_the_recommended_student_wins():
+    rows = []
+    for level, (rec, low, high) in {"30% bad labels": (-0.04, -0.07, -0.01), "60% bad labels": (0.01, -0.02, 0.04)}.items():
+        rows += [{"level": level, "student": study.NO_FILTER, "wer": 0.3},
+                 {"level": level, "student": study.RECOMMENDED, "wer": 0.3 + rec, "low": 0.2, "high": 0.3,
+                  "vs_no_filter": rec, "vs_low": low, "vs_high": high}]
+    kept = pd.DataFrame([{"level": "30% bad labels", "arm": a, "wer": w}
+                         for a, w in ((study.RECOMMENDED, 0.12), (study.ORACLE_ARM, 0.1), (study.NO_FILTER, 0.3))])
+    estimates = pd.DataFrame({"level": ["30% bad labels"], "retention": ["70%"], "error": [0.02]})
+    text = "\n".join(study.findings(pd.DataFrame(rows), kept, estimates, "entropy"))
+    assert "30% bad labels**: the recommended recipe's student has test WER 0.260" in text and "better: the interval excludes zero" in text
+    assert "not distinguishable" in text and "1.20× the oracle's" in text and "largest error +0.020" in text
+
+
+def test_the_test_pool_scores_only_what_the_calibration_and_the_best_score_read():
+    assert study.needed_extras({"avg_logprob", "proxy_wer", "entropy"}, study.EXTRAS) == "proxy"
+    assert study.needed_extras({"avg_logprob"}, study.EXTRAS) == "none"
 
 
 def test_the_smoke_study_runs_from_one_command(tmp_path):
-    """`study.py --smoke`: corpus, scoring, validation, four students, test WERs and the report (minutes)."""
-    report = tmp_path / "docs" / "study.md"
+    """`study.py --smoke`: corpora, scoring, the loss choice, students per arm and level, the report."""
+    report = tmp_path / "study.md"
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "study.py"), "--out", str(tmp_path / "run"),
-                           "--smoke", "--report", str(report)], capture_output=True, text=True, timeout=1500)
+                           "--smoke", "--report", str(report)], capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]
     text = report.read_text()
-    students = pd.read_csv(tmp_path / "run" / "ws" / study.STUDENTS_CSV)
-    assert list(students["student"])[:2] == ["teacher", "all pseudo-labels"] and len(students) == 5
-    assert len(pd.read_parquet(tmp_path / "run" / "ws" / "scores.parquet")) == study.SMOKE["pool_clips"]
-    assert students["wer_english"].notna().all() and (students["rtfx"] > 0).all()
-    assert all(f"| {name} |" in text for name in students["student"])
-    assert {p.name for p in (tmp_path / "docs" / "study").iterdir()} == {"roc.png", "retention.png", "students.png"}
+    students = pd.read_csv(tmp_path / "run" / "test" / "ws" / study.STUDENTS_CSV)
+    assert list(students["student"])[0] == "teacher" and students["wer"].notna().all()
+    assert set(students["level"]) == {"–", *(study.level_name(s) for s in study.LEVELS)}
+    for section in ("## Findings", "## The loss, chosen on the dev corpus", "## Students", "## Kept sets",
+                    "## Estimated kept-set WER", "## The calibration behind `combined`", "## Timings"):
+        assert section in text

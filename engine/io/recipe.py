@@ -23,9 +23,11 @@ import yaml
 
 from engine.io.atomic import write_text_atomic
 from engine.io.workspace import RECIPE, Workspace
-from engine.scores import higher_is_better
+from engine.scores import RECOMMENDED, higher_is_better
+from engine.scores.calibration import kept_wer_estimate
 
 COMBINE_MODES = ("all", "any")
+RECOMMENDED_RETENTION = 70.0  # percent of the ok clips the recommended recipe keeps: the retention docs/study.md compares at
 OVERRIDE_ACTIONS = ("keep", "reject")
 CHANGED_NOTICE = "recipe.yaml was changed by another session since you loaded it; your version replaced it"
 YAML_HEADER = "# Whisper Curator recipe: which clips to keep (see `whisper-curator export --help`).\n"
@@ -150,6 +152,12 @@ class Recipe:
         return cls.from_dict(data or {})
 
 
+def recommended_recipe() -> Recipe:
+    """The one-click recipe (the Filter tab's "Recommended"): the best RECOMMENDED_RETENTION % of the ok
+    clips by the label-free `combined` score, flagged clips out. docs/study.md measures its students."""
+    return Recipe(keep_best=KeepBest(RECOMMENDED, RECOMMENDED_RETENTION))
+
+
 # ---- applying a recipe ----
 
 def filter_passes(table: pd.DataFrame, recipe: Recipe) -> dict[str, np.ndarray]:
@@ -206,14 +214,18 @@ def explain(table: pd.DataFrame, recipe: Recipe, rows: Sequence[int]) -> list[st
 
 def selection_summary(table: pd.DataFrame, mask: np.ndarray) -> dict[str, float | int | None]:
     """Kept/rejected clips and hours; with a `wer` column also the duration-weighted mean WER of the kept
-    clips and of all clips (each over the clips that have a reference), else those are None."""
+    clips and of all clips (each over the clips that have a reference), else those are None; with
+    `combined`, the label-free estimate of the kept clips' WER (1 − combined, duration-weighted), else None."""
     hours = table["duration"].to_numpy(dtype=float, na_value=np.nan) / 3600
     hours = np.nan_to_num(hours)
     summary = {
         "kept_clips": int(mask.sum()), "rejected_clips": int((~mask).sum()),
         "kept_hours": float(hours[mask].sum()), "rejected_hours": float(hours[~mask].sum()),
-        "kept_wer": None, "all_wer": None, "kept_with_reference": 0,
+        "kept_wer": None, "all_wer": None, "kept_with_reference": 0, "estimated_wer": None,
     }
+    if RECOMMENDED in table:
+        estimate = kept_wer_estimate(1 - _values(table, RECOMMENDED)[mask], hours[mask])
+        summary["estimated_wer"] = None if math.isnan(estimate) else estimate
     if "wer" in table:
         wer = _values(table, "wer")
         scored = ~np.isnan(wer) & (hours > 0)

@@ -1,14 +1,9 @@
-"""Combined: one label-free quality score from every score a workspace has, weighted by how informative each is.
+"""Combined: one label-free quality score per clip, 1 − its estimated WER.
 
-Averaging everything does not work: on a mixed set an equal-weight rank average of six scores
-(AUROC 0.81) lost to its best member, because weak audio-only scores dilute strong ones. So:
-
-1. every score becomes a rank in [0, 1] with 1 = best (direction from the registry);
-2. scores that measure the same thing form a family (teacher, proxy, ...); a row takes the most
-   informative member its family has for it (e.g. word-level proxy agreement where the proxy reads
-   the language, phoneme-level elsewhere);
-3. families are averaged with weight (AUROC − 0.5)⁴, AUROC being each score's measured power to
-   separate labels with WER ≤ 20 % from worse ones: a 0.89 score outweighs a 0.73 one 10 to 1.
+The estimate comes from `engine.scores.calibration`: the label-free scores that lowered the kept-set
+WER on a development corpus, each mapped to WER by a monotone curve fitted there, weighted and
+recalibrated (`benchmarks/calibrate.py` writes `calibration.json` and says which corpus). So the value
+means the same in every workspace, and the mean of 1 − combined over a kept set estimates its WER.
 
 With references on enough rows, `combined_tuned` fits a logistic regression on the ranks instead,
 cross-validated: a labelled row only ever gets a prediction from a model fitted without it.
@@ -18,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from engine.scores.calibration import Calibration, estimated_wer
 from engine.scores.ranking import goodness
 from engine.scores.reference_wer import good_label
 
@@ -27,48 +23,20 @@ MIN_LABELLED = 30  # rows with references needed (and MIN_CLASS of each kind) be
 MIN_CLASS = 5
 FOLDS = 5
 
-# AUROC for "WER ≤ 20 %" of each score: confidence, proxy (tiny.en word / hama phoneme), lm and dnsmos as
-# measured on the 262-clip mixed set of issue #5 (Whisper base teacher); the teacher's other scores, align
-# and truncation as measured on the bundled demo (docs: `whisper-curator validate`). Missing = weak.
-PRIOR_AUROC = {
-    "confidence": 0.89, "min_token_prob": 0.86, "avg_logprob": 0.80, "entropy": 0.85,
-    "proxy_wer": 0.87, "proxy_cer": 0.86, "proxy_per": 0.83,
-    "lm_nll": 0.73, "align_score": 0.75, "truncation": 0.66,
-    "dnsmos_ovrl": 0.57, "dnsmos_sig": 0.56, "dnsmos_bak": 0.55,
-}
-DEFAULT_AUROC = 0.6
-def weight(column: str) -> float:
-    """Informativeness weight of one score: (prior AUROC − 0.5)⁴, 0 for scores no better than chance."""
-    return max(PRIOR_AUROC.get(column, DEFAULT_AUROC) - 0.5, 0.0) ** 4
-
 
 def ranks(table: pd.DataFrame, columns: list[str], higher_is_better: dict[str, bool | None]) -> pd.DataFrame:
     """Each column as a percentile rank in [0, 1], 1 = best; NaN stays NaN."""
     return pd.DataFrame({c: goodness(table[c], bool(higher_is_better[c])) for c in columns}, index=table.index)
 
 
-def combined(table: pd.DataFrame, higher_is_better: dict[str, bool | None]) -> np.ndarray:
-    """Label-free quality of each row's pseudo-label, 0 to 1, higher = better; NaN where no score exists.
+def combined(table: pd.DataFrame, calibration: Calibration | None = None) -> np.ndarray:
+    """Label-free quality of each row's pseudo-label: 1 − estimated WER (capped at 1), 0 to 1, higher =
+    better; NaN where the row has none of the calibrated scores (or nothing is calibrated).
 
-    Parameters: `table` with any of the registry's score columns; `higher_is_better` the registry.
+    Parameters: `table` with any of the calibrated score columns; `calibration` the shipped one by default.
     Returns: (N,) float32.
     """
-    from engine.scores import FAMILIES
-
-    total = np.zeros(len(table))
-    weights = np.zeros(len(table))
-    for members in FAMILIES.values():
-        present = sorted((c for c in members if c in table), key=weight, reverse=True)
-        if not present:
-            continue
-        r = ranks(table, present, higher_is_better)
-        best = r.bfill(axis=1).iloc[:, 0].to_numpy()  # the most informative member each row has
-        w = np.select([r[c].notna().to_numpy() for c in present], [weight(c) for c in present], 0.0)
-        have = ~np.isnan(best)
-        total[have] += w[have] * best[have]
-        weights += np.where(have, w, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(weights > 0, total / weights, np.nan).astype(np.float32)
+    return (1.0 - estimated_wer(table, calibration)).astype(np.float32)
 
 
 def combined_tuned(table: pd.DataFrame, higher_is_better: dict[str, bool | None], wer: pd.Series,
@@ -109,7 +77,7 @@ def with_combined(table: pd.DataFrame) -> pd.DataFrame:
     labelled = table["pseudo_label"].notna().to_numpy()
     scores = table[labelled]
     values = np.full(len(table), np.nan, dtype=np.float32)
-    values[labelled] = combined(scores, HIGHER_IS_BETTER)
+    values[labelled] = combined(scores)
     table["combined"] = values
     if "wer" in table:
         tuned = combined_tuned(scores, HIGHER_IS_BETTER, scores["wer"])
