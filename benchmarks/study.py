@@ -61,6 +61,7 @@ class Plan:
     dev: Corpus = Corpus("dev", 300, 11)
     test: Corpus = Corpus("test", 880, 12)
     seeds: tuple[int, ...] = SEEDS
+    levels: tuple[float, ...] = LEVELS
     steps: int = 120
     extras: str = EXTRAS
     test_clips: int = 0  # evaluate on the first N English test clips (0: all)
@@ -73,7 +74,8 @@ class Plan:
 LOSSES = {"0.8·CE + 1.0·T²·KL": {"alpha_ce": 0.8, "alpha_kl": 1.0}, "CE only": {"alpha_ce": 1.0, "alpha_kl": 0.0}}
 
 
-SMOKE = Plan(Corpus("dev", 40, 11), Corpus("test", 60, 12), seeds=(0,), steps=1, extras="proxy", test_clips=4)
+SMOKE = Plan(Corpus("dev", 40, 11), Corpus("test", 60, 12), seeds=(0,), levels=(0.6,), steps=1, extras="proxy",
+             test_clips=4)
 
 
 def scored(out: Path, corpus: Corpus, extras: str) -> Workspace:
@@ -374,7 +376,7 @@ def main() -> None:
     references = {name: clip_errors(Path(d), clips, args.out / f"reference-{slug(name)}.csv", w)
                   for name, (d, w) in reference_models(plan.student.window).items()}
     words = next(iter(references.values()))["words"].to_numpy()
-    levels = [studied_level(ws, table, share, best, plan, clips, print) for share in LEVELS]
+    levels = [studied_level(ws, table, share, best, plan, clips, print) for share in plan.levels]
     stage("students", started)
     students = students_table(levels, words, {n: f["errors"].sum() / f["words"].sum() for n, f in references.items()})
     kept, estimates = kept_table(levels), estimate_check(levels)

@@ -21,7 +21,7 @@ from curator.session import Session
 from curator.summary import default_column, score_columns
 from engine.analysis.mapping import read_map
 from engine.distill.config import DistillConfig
-from engine.io.recipe import KeepBest, Recipe, kept_mask, load_recipe, save_recipe, selection_summary
+from engine.io.recipe import KeepBest, Recipe, kept_mask, load_recipe, recommended_recipe, save_recipe, selection_summary
 from engine.scores import HIGHER_IS_BETTER, RECOMMENDED
 from testing.browser import FILTER_HISTOGRAM, browser_page, served
 from tests.conftest import copy_workspace, dummy_workspace
@@ -188,6 +188,17 @@ def test_save_reports_another_sessions_change_and_load_survives_a_broken_file(se
     assert recipe == Recipe() and "dnsmos, which this workspace has no scores for" in notice
 
 
+def test_load_opens_on_the_recommended_recipe_and_totals_show_the_estimate(session):
+    table = session.table.assign(combined=np.linspace(0.2, 0.9, len(session.table)))
+    recipe, loaded, notice = recipe_bar.load(session.ws, table)
+    assert recipe == recommended_recipe() and not loaded and "recommended" in notice
+    assert recipe_bar.load(session.ws, table.drop(columns="combined"))[0] == Recipe()  # nothing to recommend on
+    summary = selection_summary(table, kept_mask(table, recipe))
+    kept = table[kept_mask(table, recipe)]
+    assert summary["estimated_wer"] == pytest.approx(np.average(1 - kept["combined"], weights=kept["duration"]))
+    assert f"estimated WER of kept clips {summary['estimated_wer']:.1%}" in recipe_bar.totals_markdown(summary)
+
+
 def test_export_handler_writes_and_refuses_bad_folders(session, tmp_path):
     message = export_panel.run_export(session, Recipe(), "nemo", str(tmp_path / "out"))
     assert "Exported **5 clips**" in message
@@ -280,6 +291,9 @@ def page(app_url):
         yield page
 
 
+OPENING = recommended_recipe()  # what the Filter tab shows before a recipe is saved (the demo has `combined`)
+
+
 def expected_kept(ws, recipe: Recipe) -> int:
     table = ws.table()
     return int(kept_mask(table, recipe).sum())
@@ -288,11 +302,13 @@ def expected_kept(ws, recipe: Recipe) -> int:
 def test_moving_the_threshold_updates_the_totals_and_histogram(page, ui_workspace, artifacts):
     from playwright.sync_api import expect
 
-    expect(page.locator("#totals")).to_contain_text(f"Kept {expected_kept(ui_workspace, Recipe())} clips")
+    expect(page.locator("#totals")).to_contain_text(f"Kept {expected_kept(ui_workspace, OPENING)} clips")
     page.locator("#filter-min input[type=number]").fill("0.6")
-    recipe = Recipe().with_bounds(RECOMMENDED, min=0.6)
+    recipe = OPENING.with_bounds(RECOMMENDED, min=0.6)
     expect(page.locator("#totals")).to_contain_text(f"Kept {expected_kept(ui_workspace, recipe)} clips", timeout=10_000)
     expect(page.locator("#active-filters")).to_contain_text(f"{RECOMMENDED} ≥ 0.6")
+    summary = selection_summary(ui_workspace.table(), kept_mask(ui_workspace.table(), recipe))
+    expect(page.locator("#totals")).to_contain_text(f"estimated WER of kept clips {summary['estimated_wer']:.1%}")
     histogram = page.locator(FILTER_HISTOGRAM)
     expect(histogram).to_have_attribute("data-kept", str(kept_with_value(ui_workspace.table(), recipe, RECOMMENDED)))
     expect(histogram.locator("line.bound")).to_have_attribute("data-value", "0.6")
@@ -319,11 +335,11 @@ def test_the_filter_tab_opens_on_combined_with_every_score_at_a_glance(page, ui_
     assert [cells.nth(i).get_attribute("data-column") for i in range(cells.count())] == score_columns(table)
     shown = overview_cells(page.locator("#filter-overview").inner_html())
     for column, (kept, rejected, missing) in shown.items():
-        assert (kept, kept + rejected + missing) == (kept_with_value(table, Recipe(), column), len(table)), column
+        assert (kept, kept + rejected + missing) == (kept_with_value(table, OPENING, column), len(table)), column
     expect(page.locator(f"#filter-overview .current[data-column='{RECOMMENDED}']")).to_have_count(1)
 
     page.locator("#filter-min input[type=number]").fill("0.6")  # the overview follows the recipe
-    recipe = Recipe().with_bounds(RECOMMENDED, min=0.6)
+    recipe = OPENING.with_bounds(RECOMMENDED, min=0.6)
     small = page.locator(f"#filter-overview [data-column='{RECOMMENDED}']")
     expect(small.locator(".kept")).to_have_text(str(kept_with_value(table, recipe, RECOMMENDED)), timeout=10_000)
     expect(small.locator("line.bound")).to_have_count(1)
@@ -343,7 +359,7 @@ def test_a_rejected_clip_plays_and_can_be_kept(page, ui_workspace, artifacts):
 
     page.locator("#filter-min input[type=number]").fill("0.6")
     expect(page.locator("#totals")).to_contain_text(
-        f"Kept {expected_kept(ui_workspace, Recipe().with_bounds(RECOMMENDED, min=0.6))} clips", timeout=10_000)
+        f"Kept {expected_kept(ui_workspace, OPENING.with_bounds(RECOMMENDED, min=0.6))} clips", timeout=10_000)
     page.get_by_role("tab", name="Review").click()
     page.locator("#review-table").get_by_text(f"fails {RECOMMENDED}").filter(visible=True).first.click()
     clip_id = page.locator("#review-details h3").inner_text(timeout=30_000).strip()
@@ -366,7 +382,7 @@ def test_save_export_and_reload_restores_the_recipe(page, ui_workspace, artifact
     from playwright.sync_api import expect
 
     page.locator("#filter-min input[type=number]").fill("0.7")
-    recipe = Recipe().with_bounds(RECOMMENDED, min=0.7)
+    recipe = OPENING.with_bounds(RECOMMENDED, min=0.7)
     expect(page.locator("#totals")).to_contain_text(f"Kept {expected_kept(ui_workspace, recipe)} clips", timeout=10_000)
     page.locator("#save-recipe").click()
     expect(page.locator("#recipe-notice")).to_contain_text("Saved to", timeout=10_000)
@@ -385,6 +401,24 @@ def test_save_export_and_reload_restores_the_recipe(page, ui_workspace, artifact
     expect(page.locator("#filter-min input[type=number]")).to_have_value("0.7", timeout=10_000)
     expect(page.locator("#totals")).to_contain_text(f"Kept {expected_kept(ui_workspace, recipe)} clips")
     expect(page.locator("#recipe-notice")).to_contain_text("Loaded")
+
+
+def test_the_filter_tab_opens_on_the_recommended_recipe_and_one_click_restores_it(page, ui_workspace, artifacts):
+    from playwright.sync_api import expect
+
+    ui_workspace.path("recipe.yaml").unlink(missing_ok=True)  # an earlier test saved one
+    page.reload()
+    page.wait_for_selector(FILTER_HISTOGRAM, timeout=60_000)
+    expect(page.locator("#recipe-notice")).to_contain_text("recommended")
+    expect(page.locator("#best-column input")).to_have_value(RECOMMENDED, timeout=10_000)
+    expect(page.locator("#totals")).to_contain_text(f"Kept {expected_kept(ui_workspace, OPENING)} clips")
+    expect(page.locator("#totals")).to_contain_text("estimated WER of kept clips")
+    page.locator("#clear-all").click()
+    expect(page.locator("#totals")).to_contain_text(f"Kept {expected_kept(ui_workspace, Recipe())} clips", timeout=10_000)
+    page.locator("#recommended-recipe").click()
+    expect(page.locator("#totals")).to_contain_text(f"Kept {expected_kept(ui_workspace, OPENING)} clips", timeout=10_000)
+    expect(page.locator("#best-percent input[type=number]")).to_have_value(f"{OPENING.keep_best.percent:g}")
+    page.screenshot(path=str(artifacts / "ui-recommended.png"), full_page=True)
 
 
 def test_the_demo_has_its_map_and_a_distill_tab(page, ui_workspace):
