@@ -333,6 +333,11 @@ def report(command: str, plan: Plan, counts: dict, students: pd.DataFrame, kept:
         f"Fitted by `{calibration.source.get('command', '?')}` on the {calibration.source.get('corpus', {})} corpus "
         f"({calibration.source.get('clips')} clips); chosen scores and weights:", "",
         markdown_table(features), "",
+        "Forward selection, each round's best candidate (a score enters when it lowers the cross-validated kept-set "
+        "WER at 50/70/90 % by at least 1 %): " + "; ".join(
+            f"{r['column']} {r['cv_kept_wer']:.4f} ({'entered' if r['entered'] else 'left out'})"
+            for r in calibration.source.get("selection", [])) + ". Scores tried: "
+        + ", ".join(f"`{c}`" for c in calibration.source.get("tried", [])) + ".", "",
         "## Corpora (pool clips by kind)", "", markdown_table(corpus, 0), "",
         "Truncated clips are left out of every label-WER number: their reference is the whole sentence, not what "
         "is still audible.", "",

@@ -108,21 +108,25 @@ def candidate_columns(table: pd.DataFrame) -> list[str]:
 
 
 def selected_columns(table: pd.DataFrame, y: np.ndarray, duration: np.ndarray, higher: dict[str, bool | None],
-                     seed: int, log=print) -> list[str]:
+                     seed: int, log=print) -> tuple[list[str], list[dict]]:
     """Forward selection: add the score that lowers the cross-validated kept-set WER most, while it lowers
-    it by at least MIN_GAIN."""
+    it by at least MIN_GAIN. Returns the chosen columns and each round's best candidate (chosen or not)."""
     candidates = candidate_columns(table)
     chosen: list[str] = []
+    rounds: list[dict] = []
     best = np.inf
     while len(chosen) < len(candidates):
         trials = {c: cv_kept_wer(table, [*chosen, c], y, duration, higher, seed) for c in candidates if c not in chosen}
         column, value = min(trials.items(), key=lambda item: item[1])
-        if not value < best * (1 - MIN_GAIN):
+        entered = bool(value < best * (1 - MIN_GAIN))
+        rounds.append({"column": column, "cv_kept_wer": value, "entered": entered})
+        log(f"  {'+' if entered else '-'} {column}: cross-validated kept-set WER {value:.4f}"
+            + ("" if best == np.inf else f" (with the chosen ones: {best:.4f})"))
+        if not entered:
             break
         chosen.append(column)
-        log(f"  + {column}: cross-validated kept-set WER {value:.4f}" + ("" if best == np.inf else f" (was {best:.4f})"))
         best = value
-    return chosen
+    return chosen, rounds
 
 
 def calibrate(table: pd.DataFrame, seed: int = 0, log=print) -> Calibration:
@@ -132,12 +136,12 @@ def calibrate(table: pd.DataFrame, seed: int = 0, log=print) -> Calibration:
 
     rows = table[(table["status"] == "ok") & table["pseudo_label"].notna() & table["wer"].notna()].reset_index(drop=True)
     y, duration = capped_wer(rows["wer"].to_numpy()), rows["duration"].fillna(1.0).to_numpy(dtype=np.float64)
-    columns = selected_columns(rows, y, duration, HIGHER_IS_BETTER, seed, log)
+    columns, rounds = selected_columns(rows, y, duration, HIGHER_IS_BETTER, seed, log)
     if not columns:
         raise ValueError("no label-free score lowers the kept-set WER on this workspace; nothing to calibrate")
     checks = kept_wers(out_of_fold(rows, columns, y, HIGHER_IS_BETTER, seed), y, duration)
     source = {"clips": len(rows), "bad": int((~good_label(rows["wer"].to_numpy())).sum()),
-              "tried": candidate_columns(rows),
+              "tried": candidate_columns(rows), "selection": rounds,
               "out_of_fold": {f"{r:.0%}": {"true": t, "estimated": e} for r, (t, e) in checks.items()},
               "max_abs_error": max(abs(t - e) for t, e in checks.values())}
     return replace(fitted(rows, columns, y, HIGHER_IS_BETTER), source=source)
