@@ -111,6 +111,7 @@ def test_combined_tuned_needs_references_and_predicts_out_of_fold():
 
 def test_with_combined_only_on_labelled_rows(tmp_workspace):
     table = tmp_workspace.read_scores()
+    table["avg_logprob"] = np.linspace(-1.0, -0.1, len(table))  # a score the shipped calibration reads
     table.loc[1, "pseudo_label"] = pd.NA
     out = with_combined(table)
     assert np.isnan(out["combined"][1]) and out["combined"].notna().sum() == len(table) - 1
