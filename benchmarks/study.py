@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import study_corpus  # noqa: E402
 from benchmarks.calibrate import referenced_scores  # noqa: E402
 from benchmarks.study_stats import arm_intervals, contaminated_pool, kept_metrics  # noqa: E402
+from engine.analysis.calibrate import MIN_GAIN  # noqa: E402
 from engine.analysis.validate import NO_FILTER as UNFILTERED, ORACLE, validate  # noqa: E402
 from engine.distill.config import DistillConfig  # noqa: E402
 from engine.io.atomic import write_text_atomic  # noqa: E402
@@ -192,6 +193,10 @@ def chosen_loss(ws: Workspace, table: pd.DataFrame, plan: Plan, clips: pd.DataFr
         frame = clip_errors(run / "student-ct2", clips, run / "test_clips.csv")
         rows.append({"loss": name, "dev_test_wer": frame["errors"].sum() / frame["words"].sum(), "plan": candidate})
     best = min(rows, key=lambda r: r["dev_test_wer"])
+    from engine.teacher.models import tiny_en_dir
+
+    untouched = clip_errors(tiny_en_dir(), clips, ws.path("reports") / "untouched-student.csv", str(plan.student.window))
+    rows.append({"loss": "(untouched student, no training)", "dev_test_wer": untouched["errors"].sum() / untouched["words"].sum()})
     return best["plan"], pd.DataFrame(rows).drop(columns="plan").set_index("loss")
 
 
@@ -334,7 +339,7 @@ def report(command: str, plan: Plan, counts: dict, students: pd.DataFrame, kept:
         f"({calibration.source.get('clips')} clips); chosen scores and weights:", "",
         markdown_table(features), "",
         "Forward selection, each round's best candidate (a score enters when it lowers the cross-validated kept-set "
-        "WER at 50/70/90 % by at least 1 %): " + "; ".join(
+        f"WER at 50/70/90 % by at least {MIN_GAIN:.0%}): " + "; ".join(
             f"{r['column']} {r['cv_kept_wer']:.4f} ({'entered' if r['entered'] else 'left out'})"
             for r in calibration.source.get("selection", [])) + ". Scores tried: "
         + ", ".join(f"`{c}`" for c in calibration.source.get("tried", [])) + ".", "",
