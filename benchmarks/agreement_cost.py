@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from pathlib import Path
 
 import pandas as pd
 
@@ -38,22 +37,23 @@ def benchmark_clips(n: int) -> list[Clip]:
     return [c for c in clips if not c.problem and c.custom.get("kind") not in ("corrupt", "empty", "long")][::3][:n]
 
 
-def timed(run) -> tuple[object, float]:
+def timed(run, *args, **kwargs) -> tuple[object, float]:
+    """run(*args, **kwargs) and its wall time in seconds."""
     start = time.perf_counter()
-    out = run()
+    out = run(*args, **kwargs)
     return out, time.perf_counter() - start
 
 
 def measure(clips: list[Clip], threads: int, batch_size: int, window: str, agreement_window: str, repeats: int) -> dict:
     teacher = CT2Teacher(TeacherOptions(threads=threads, batch_size=batch_size, window=window))
     scorer = agreement_scorer(ExtraOptions(threads=threads, batch_size=batch_size, window=agreement_window))
+    paths = {c.id: c.audio_filepath for c in clips}
     teacher_s, agreement_s = [], []
     for _ in range(repeats):
-        (table, _), seconds = timed(lambda: score_clips(clips, teacher, io_threads=1, batch_size=batch_size))
+        (table, _), seconds = timed(score_clips, clips, teacher, io_threads=1, batch_size=batch_size)
         teacher_s.append(seconds)
         rows = table[table["pseudo_label"].notna()].reset_index(drop=True)
-        paths = {c.id: c.audio_filepath for c in clips}
-        columns, seconds = timed(lambda: score_rows(rows, [paths[i] for i in rows["id"]], scorer, batch_size))
+        columns, seconds = timed(score_rows, rows, [paths[i] for i in rows["id"]], scorer, batch_size)
         agreement_s.append(seconds)
     values = pd.DataFrame({"label": rows["pseudo_label"], **columns})
     return {"clips": len(rows), "teacher_s": min(teacher_s), "agreement_s": min(agreement_s),

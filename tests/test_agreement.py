@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -142,9 +143,9 @@ def test_scored_values_are_in_range_and_rank_the_babble_last(scored):
 class _SpyWhisper:
     """A CTranslate2 Whisper that records its encoder calls and what each generate call was given."""
 
-    real = None  # ctranslate2.models.Whisper, set by the fixture
-    encoded: list = []
-    generated: list = []
+    real = None  # ctranslate2.models.Whisper, set by the test
+    encoded: ClassVar[list] = []  # (clips, encoder output) of each encode call
+    generated: ClassVar[list] = []  # the features each generate call was given
 
     def __init__(self, *args, **kwargs):
         self._model = _SpyWhisper.real(*args, **kwargs)
