@@ -31,7 +31,7 @@ def _score(args: argparse.Namespace) -> None:
     )
     options = ScoreOptions(shard_size=args.shard_size, num_shards=world, shard_index=rank)
     extra = ExtraOptions(device=args.device, threads=args.threads, batch_size=args.batch_size, proxy=args.proxy,
-                         lm=args.lm)
+                         lm=args.lm, teacher=args.teacher, window=args.window, task=args.task)
     for line in score_workspace(args.input, workspace, teacher, options, args.add, extra, args.map):
         print(line)
 
@@ -188,7 +188,8 @@ def _add_score(commands) -> None:
 
 def _add_teacher_options(score: argparse.ArgumentParser) -> None:
     teacher = _options(score, TeacherOptions())
-    teacher("teacher", help="CTranslate2 folder, Hugging Face folder or hub id; default: the bundled Whisper base")
+    teacher("teacher", help="CTranslate2 folder, Hugging Face folder or hub id; default: the bundled Whisper base "
+            "(--add agreement re-decodes with it, --window and --task: give the ones the workspace was labelled with)")
     teacher("backend", choices=BACKENDS, help="ct2: CTranslate2, fastest (int8 on CPU); torch: transformers, for "
             "any HF Whisper (bf16/fp16 on CUDA)")
     teacher("device", choices=DEVICES, help="where the teacher and the extra scores run")

@@ -24,6 +24,21 @@ class ExtraOptions:
     batch_size: int = 8  # clips per scorer call
     proxy: str | None = None  # proxy ASR: a transformers model id or folder
     lm: str | None = None  # causal language model: a transformers model id or folder
+    # agreement: the teacher the workspace was labelled with (score's --teacher, --window, --task)...
+    teacher: str | None = None  # CTranslate2 folder, HF folder or hub id; None = bundled Whisper base
+    window: str = "full"  # the teacher's encoder window (TeacherOptions.window)
+    task: str = "transcribe"
+    # ...and how it samples. Defaults, not tuned on any data: 4 samples give agreement_share in quarters and keep
+    # the group cheaper than the teacher pass (benchmarks/agreement_cost.py); temperature 1 over the whole
+    # vocabulary samples the teacher's own distribution, neither sharpened nor flattened
+    samples: int = 4  # transcripts sampled per clip
+    temperature: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.samples < 1:
+            raise ValueError("samples must be at least 1")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be above 0, not {self.temperature}")
 
 
 @dataclass
@@ -47,10 +62,13 @@ class Extra:
     columns: tuple[str, ...]  # columns (and embeddings) the scorer returns
     help: str
     default: bool = False  # run by `score` unless --add says otherwise
-    model_option: str | None = None  # the ExtraOptions field that picks its model, part of the shard key
+    model_option: str | tuple[str, ...] | None = None  # the ExtraOptions field(s) its output depends on: shard key
 
     def fingerprint(self, options: ExtraOptions) -> str:
-        return json.dumps([self.name, getattr(options, self.model_option) if self.model_option else None])
+        option = self.model_option
+        value = [getattr(options, o) for o in option] if isinstance(option, tuple) else (
+            getattr(options, option) if option else None)
+        return json.dumps([self.name, value])
 
     def load(self, options: ExtraOptions) -> Scorer:
         module, function = self.loader.split(":")
@@ -73,6 +91,12 @@ EXTRAS: dict[str, Extra] = {e.name: e for e in (
                "Whisper tiny.en, English clips only)"),
     Extra("phoneme", "engine.extras.phonemes:phoneme_scorer", ("proxy_per",),
           help="phoneme error rate of the label (G2P) against hama's phoneme recogniser (English clips only)"),
+    Extra("agreement", "engine.extras.agreement:agreement_scorer",
+          ("agreement_wer", "agreement_cer", "agreement_share"),
+          model_option=("teacher", "window", "task", "samples", "temperature"),
+          help=f"the teacher (--teacher, --window, --task as when labelling) samples {ExtraOptions.samples} more "
+               "transcripts of each clip from one encoder pass: their mean WER/CER against the label and the "
+               "share identical to it (lower/higher = the teacher repeats itself)"),
     Extra("align", "engine.extras.phonemes:align_scorer", ("align_score",),
           help="CTC forced alignment of the label's phonemes with hama's phoneme recogniser, per phoneme "
                "(English clips only; an empty label scores how little speech it hears)"),
