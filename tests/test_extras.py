@@ -1,6 +1,8 @@
 """Extra score groups: parsing --add, sharded resumable runs, merging, truncation, combined."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -134,3 +136,11 @@ def test_score_command_adds_to_an_existing_workspace(demo_workspace, tmp_path, c
     pd.testing.assert_frame_equal(after[before.columns], before)  # the teacher pass was not redone
     truncated = after["id"].str.startswith("truncated")
     assert after.loc[truncated, "truncation"].mean() > after.loc[after["id"].str.startswith("real"), "truncation"].mean() + 0.3
+
+
+def test_a_clip_whose_audio_is_gone_gets_nan_and_the_run_goes_on(tmp_workspace, fake_extra):
+    table = tmp_workspace.table()
+    Path(table["audio_filepath"][1]).unlink()  # lost after the teacher pass
+    scored = add_scores(tmp_workspace.root, [fake_extra], shard_size=4)
+    assert np.isnan(scored["label_chars"][1]) and scored["label_chars"].notna().sum() == len(table) - 1
+    assert np.isnan(np.load(tmp_workspace.path(EMBEDDINGS) / "text.npy")[1]).all()

@@ -17,7 +17,7 @@ import pandas as pd
 
 from engine.extras import EMBEDDING_COLUMNS, EXTRAS, Batch, ExtraOptions, Scorer
 from engine.io.atomic import write_text_atomic
-from engine.io.audio import load_audio
+from engine.io.audio import SAMPLE_RATE, AudioError, load_audio
 from engine.io.progress import Progress
 from engine.io.workspace import EMBEDDINGS, SHARDS, Workspace, write_array_atomic
 from engine.scores import combined
@@ -80,18 +80,44 @@ def add_scores(
 
 def score_rows(rows: pd.DataFrame, audio_paths: list[str], scorer: Scorer, batch_size: int,
                on_batch: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
-    """Run a scorer over rows in batches, decoding audio on a thread while the scorer works."""
+    """Run a scorer over rows in batches, decoding audio on a thread while the scorer works. A clip whose
+    audio can no longer be read gets NaN (None for text) in every column; the run goes on."""
     results: list[dict[str, np.ndarray]] = []
     starts = range(0, len(rows), batch_size)
     with ThreadPoolExecutor(1) as pool:
-        loaded = pool.map(lambda s: [load_audio(p).samples for p in audio_paths[s : s + batch_size]], starts)
+        loaded = pool.map(lambda s: [readable(p) for p in audio_paths[s : s + batch_size]], starts)
         for start, samples in zip(starts, loaded):
             part = rows.iloc[start : start + batch_size]
+            unreadable = np.array([s is None for s in samples])
+            samples = [UNREADABLE_STAND_IN if s is None else s for s in samples]
             batch = Batch(list(part["id"]), samples, [str(t) for t in part["pseudo_label"]], list(part["lang"]))
-            results.append(scorer(batch))
+            results.append(blanked(scorer(batch), unreadable))
             if on_batch:
                 on_batch(start + len(part))
     return {k: np.concatenate([r[k] for r in results]) for k in results[0]} if results else {}
+
+
+UNREADABLE_STAND_IN = np.zeros(SAMPLE_RATE // 10, dtype=np.float32)  # what a scorer sees for a lost file
+
+
+def readable(path: str) -> np.ndarray | None:
+    """The clip's samples, or None when the file cannot be read (moved or damaged since the teacher pass)."""
+    try:
+        return load_audio(path).samples
+    except AudioError:
+        return None
+
+
+def blanked(scores: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
+    """`scores` with `rows` set to NaN (None in non-float columns)."""
+    if not rows.any():
+        return scores
+    out = {}
+    for name, values in scores.items():
+        values = np.array(values, dtype=values.dtype if np.issubdtype(values.dtype, np.floating) else object)
+        values[rows] = np.nan if np.issubdtype(values.dtype, np.floating) else None
+        out[name] = values
+    return out
 
 
 def _all_done(ws: Workspace, rows: pd.DataFrame) -> bool:
