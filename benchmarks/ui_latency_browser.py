@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.ui_latency import synthetic_workspace  # noqa: E402
 from curator import filters  # noqa: E402
 from curator.summary import default_column, score_columns  # noqa: E402
-from engine.io.recipe import Recipe, kept_mask  # noqa: E402
+from engine.io.recipe import kept_mask, opening_recipe  # noqa: E402
 from testing.browser import browser_page, served  # noqa: E402
 
 TITLE = "UI latency in a browser"
@@ -102,7 +102,7 @@ def expected(table, column: str, value: float) -> dict:
     """What the page shows once the release at `value` is applied (the arguments of RELEASE_JS)."""
     s = filters.scale(filters.column_values(table, column))
     bound = s.bound(value, "min")
-    kept = kept_mask(table, Recipe().with_bounds(column, min=bound))
+    kept = kept_mask(table, opening_recipe(table).with_bounds(column, min=bound))
     finite = np.isfinite(filters.column_values(table, column))
     return dict(value=value, kept=int(kept.sum()), column=column, keptInPlot=int((kept & finite).sum()),
                 bound=f"{bound:g}", active=f"{column} ≥ {bound:.4g}")
@@ -110,11 +110,12 @@ def expected(table, column: str, value: float) -> dict:
 
 def timed_handler(table, column: str, values: list[float]) -> list[float]:
     """ms of the slider's handler alone for each value, after one warm-up call."""
-    filters.set_bounds(table, Recipe(), column, values[0], None)
+    opening = opening_recipe(table)
+    filters.set_bounds(table, opening, column, values[0], None)
     times = []
     for value in values:
         start = time.perf_counter()
-        filters.set_bounds(table, Recipe(), column, value, None)
+        filters.set_bounds(table, opening, column, value, None)
         times.append((time.perf_counter() - start) * 1000)
     return times
 

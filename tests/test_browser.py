@@ -13,6 +13,7 @@ from testing.browser import browser_page, served
 def page_on_demo(demo_workspace):
     with served(demo_workspace.root) as url, browser_page() as page:
         page.goto(url)
+        page.locator("#totals").get_by_text("Kept").first.wait_for(timeout=60_000)  # the page's load event is done
         page.get_by_role("tab", name="Clips").click()  # the app opens on the Filter tab
         page.wait_for_selector("#clips-table", timeout=30_000)
         yield page

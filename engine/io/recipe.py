@@ -158,6 +158,13 @@ def recommended_recipe() -> Recipe:
     return Recipe(keep_best=KeepBest(RECOMMENDED, RECOMMENDED_RETENTION))
 
 
+def opening_recipe(table: pd.DataFrame) -> Recipe:
+    """What a workspace without a saved recipe opens on in the app: the recommended recipe when the table
+    has `combined` values, else the default (every ok clip)."""
+    has = RECOMMENDED in table and pd.to_numeric(table[RECOMMENDED], errors="coerce").notna().any()
+    return recommended_recipe() if has else Recipe()
+
+
 # ---- applying a recipe ----
 
 def filter_passes(table: pd.DataFrame, recipe: Recipe) -> dict[str, np.ndarray]:
