@@ -73,15 +73,10 @@ def arm_intervals(errors: dict[str, np.ndarray], words: np.ndarray, baseline: st
     """Per arm: mean corpus WER over seeds with its interval; and the paired difference arm − `baseline`
     (the same clip and seed draws for both, seeds matched by index) with its interval. `errors[arm]` is
     (seeds, clips) word errors on the test clips, `words` (clips,) reference words."""
-    wers, differences = {}, {}
-    for arm, e in errors.items():
-        mean = float(np.mean(e.sum(axis=1) / words.sum()))
-        wers[arm] = interval(resampled_wers(e, words, np.random.default_rng(seed)), mean)
+    # the same generator state for every arm gives the same clip and seed draws: a paired bootstrap
+    draws = {arm: resampled_wers(e, words, np.random.default_rng(seed)) for arm, e in errors.items()}
+    wers = {arm: interval(draws[arm], float(np.mean(e.sum(axis=1) / words.sum()))) for arm, e in errors.items()}
     base = errors[baseline]
-    for arm, e in errors.items():
-        if arm == baseline or e.shape != base.shape:
-            continue
-        # the same generator state for both arms gives the same clip and seed draws: a paired bootstrap
-        draws = resampled_wers(e, words, np.random.default_rng(seed)) - resampled_wers(base, words, np.random.default_rng(seed))
-        differences[arm] = interval(draws, wers[arm].mean - wers[baseline].mean)
+    differences = {arm: interval(draws[arm] - draws[baseline], wers[arm].mean - wers[baseline].mean)
+                   for arm, e in errors.items() if arm != baseline and e.shape == base.shape}
     return wers, differences

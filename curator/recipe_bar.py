@@ -7,7 +7,7 @@ import gradio as gr
 import pandas as pd
 
 from engine.io.recipe import (
-    Recipe, filter_passes, fingerprint, opening_recipe, read_recipe, recommended_recipe, save_recipe,
+    Recipe, filter_passes, fingerprint, opening_recipe, read_recipe, save_recipe,
 )
 from engine.io.workspace import RECIPE, Workspace
 from engine.scores import RECOMMENDED
@@ -73,8 +73,9 @@ def load(ws: Workspace, table: pd.DataFrame) -> tuple[Recipe, str, str]:
         gr.Warning(f"{e}. Starting from the default recipe (every ok clip).")
         return Recipe(), fingerprint(ws.path(RECIPE)), f"⚠ {e}; using the default recipe until you save."
     if not loaded:
-        if opening_recipe(table) == recommended_recipe():
-            return (recommended_recipe(), loaded, "No recipe.yaml saved yet: showing the **recommended** recipe; "
+        opening = opening_recipe(table)
+        if opening != recipe:
+            return (opening, loaded, "No recipe.yaml saved yet: showing the **recommended** recipe; "
                     "Save it to distill or export with it (unsaved, they keep every ok clip).")
         return recipe, loaded, "No recipe.yaml saved yet; the default recipe keeps every ok clip."
     return recipe, loaded, f"Loaded `{ws.path(RECIPE)}`."
