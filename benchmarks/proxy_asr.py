@@ -54,12 +54,13 @@ def corpus_wer(references: list[str], hypotheses: list[str]) -> float:
 
 def measure(name: str, rows: pd.DataFrame, samples: list[np.ndarray], options: ExtraOptions) -> dict:
     start = time.perf_counter()
-    proxy = load_proxy(ExtraOptions(threads=options.threads, batch_size=options.batch_size, proxy=name))
+    proxy = load_proxy(name, ExtraOptions(threads=options.threads, batch_size=options.batch_size))
     load = time.perf_counter() - start
     langs = list(rows["lang"])
     texts, per_clip = batched_seconds_per_clip(
         lambda part: proxy_texts(proxy, part, ["en"] * len(part)), samples, options.batch_size)
-    columns = proxy_columns(proxy.name, list(rows["pseudo_label"]), texts, langs)
+    models = [proxy.name if t is not None else "" for t in texts]
+    columns = proxy_columns(models, list(rows["pseudo_label"]), texts, langs)
     good = (rows["wer"] <= GOOD_WER).to_numpy()
     return {
         "proxy": name,

@@ -25,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.markdown import write_section  # noqa: E402
 from benchmarks.ui_latency import synthetic_workspace  # noqa: E402
 from curator import filters  # noqa: E402
 from curator.summary import default_column, score_columns  # noqa: E402
@@ -155,18 +156,6 @@ def report(result: Latency, releases: int) -> str:
     p95 = result.percentiles(result.stages["painted"])[1]
     lines += ["", f"- on screen p95 {p95:.0f} ms: {'within' if p95 <= GOAL_MS else 'over'} the goal of {GOAL_MS} ms"]
     return "\n".join(lines)
-
-
-def write_section(path: Path, title: str, body: str) -> None:
-    """Replace the `## title` section of a Markdown file with `body` (or append it; create the file)."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    heading = f"## {title}\n"
-    start = text.find(heading)
-    end = text.find("\n## ", start + len(heading)) if start >= 0 else -1
-    before = text[:start] if start >= 0 else text
-    after = text[end:] if end >= 0 else ""
-    parts = [part.strip("\n") for part in (before, f"{heading}\n{body}", after)]
-    path.write_text("\n\n".join(part for part in parts if part) + "\n", encoding="utf-8")
 
 
 def main() -> None:

@@ -14,6 +14,8 @@ from engine.extras import EXTRAS, Batch, ExtraOptions
 from engine.extras.agreement import agreement_scorer, sampled_transcripts
 from engine.io.audio import load_audio
 from engine.io.workspace import Workspace
+from engine.scoring.pipeline import sampling_pass
+from engine.teacher.options import TeacherOptions
 from engine.scores import FAMILIES, HIGHER_IS_BETTER
 from engine.scores.agreement import agreement_cer, agreement_share, agreement_wer
 from whisper_curator.cli import main
@@ -111,15 +113,21 @@ def test_unreadable_and_failing_clips_cost_only_themselves():
 CLIPS = {"clean": "real_0002", "babble": "babble_0002", "german": "other_language_0001"}
 
 
-@pytest.fixture(scope="module")
-def scored(tmp_path_factory) -> pd.DataFrame:
-    """Three demo clips labelled by the teacher, then `--add agreement` with the real teacher."""
+def _manifest(root: Path) -> Path:
+    """The three demo clips of CLIPS, as a manifest."""
     rows = {Path(r["audio_filepath"]).stem: r for r in map(json.loads, DEMO_MANIFEST.read_text().splitlines())}
-    root = tmp_path_factory.mktemp("agreement")
     manifest = root / "manifest.jsonl"
     manifest.write_text("".join(json.dumps({**rows[n], "audio_filepath": str(DEMO_MANIFEST.parent /
                                                                                rows[n]["audio_filepath"])}) + "\n"
                                 for n in CLIPS.values()))
+    return manifest
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory) -> pd.DataFrame:
+    """Three demo clips scored with `--add agreement` and the real teacher (sampling in its own pass)."""
+    root = tmp_path_factory.mktemp("agreement")
+    manifest = _manifest(root)
     ws = root / "ws"
     assert main(["score", str(manifest), "--workspace", str(ws), "--add", "agreement", "--threads", "1",
                  "--no-map"]) == 0
@@ -162,17 +170,75 @@ class _SpyWhisper:
         _SpyWhisper.generated.append(features)
         return self._model.generate(features, *args, **kwargs)
 
+    detects = False  # whether the teacher pass runs (it detects languages; the agreement group never does)
+
     def detect_language(self, *args, **kwargs):
-        raise AssertionError("agreement uses the clip's language; it never detects one")
+        assert _SpyWhisper.detects, "agreement uses the clip's language; it never detects one"
+        return self._model.detect_language(*args, **kwargs)
 
 
-def test_scorer_encodes_each_clip_once_and_skips_unreadable_audio(scored, monkeypatch):
+@pytest.fixture
+def spy(monkeypatch) -> type[_SpyWhisper]:
     import ctranslate2
 
     monkeypatch.setattr(_SpyWhisper, "real", ctranslate2.models.Whisper)
     monkeypatch.setattr(_SpyWhisper, "encoded", [])
     monkeypatch.setattr(_SpyWhisper, "generated", [])
     monkeypatch.setattr(ctranslate2.models, "Whisper", _SpyWhisper)
+    return _SpyWhisper
+
+
+def test_score_samples_in_the_teacher_pass_from_its_encoder_output(tmp_path, spy, monkeypatch):
+    monkeypatch.setattr("engine.extras.agreement.teacher_sampler", _no_second_teacher)
+    monkeypatch.setattr(spy, "detects", True)
+    ws = tmp_path / "ws"
+    assert main(["score", str(_manifest(tmp_path)), "--workspace", str(ws), "--add", "agreement", "--threads", "1",
+                 "--no-map"]) == 0
+    assert sum(n for n, _ in spy.encoded) == len(CLIPS)  # the teacher pass's encoder only
+    assert len(spy.generated) == 2 * len(spy.encoded)  # greedy, then sampling...
+    assert all(g is e for g, e in zip(spy.generated, [e for _, e in spy.encoded for _ in range(2)]))  # ...of its output
+    table = Workspace(ws).read_scores()
+    assert not table[["agreement_wer", "agreement_cer", "agreement_share"]].isna().any().any()
+    assert "sampled" not in table.columns
+
+
+def _no_second_teacher(options):
+    raise AssertionError("the teacher pass sampled every clip: no second teacher is needed")
+
+
+class _Counting:
+    def __init__(self):
+        self.calls = []
+
+    def sample(self, waveforms, langs):
+        self.calls.append(len(waveforms))
+        return [["a sample"] * 2 for _ in waveforms]
+
+
+def test_scorer_uses_the_pass_samples_and_samples_only_the_rest():
+    sampler = _Counting()
+    loads = []
+    scorer = agreement_scorer(ExtraOptions(), load=lambda options: loads.append(options) or sampler)
+    audio = [np.zeros(1600, np.float32)] * 3
+    out = scorer(Batch(["a", "b", "c"], audio, ["a sample"] * 3, ["en"] * 3, [["a sample"]] * 3))
+    assert not loads and (out["agreement_share"] == 1).all()
+    out = scorer(Batch(["a", "b", "c"], audio, ["a sample", "other", "x"], ["en"] * 3, [["other"], None, None]))
+    out = scorer(Batch(["d"], audio[:1], ["a sample"], ["en"]))
+    assert len(loads) == 1 and sampler.calls == [2, 1]  # loaded once, only for clips the pass did not sample
+
+
+def test_the_pass_samples_only_as_the_group_would():
+    extras, options = ["agreement"], ExtraOptions(samples=3, temperature=0.5)
+    sampling = sampling_pass(TeacherOptions(), extras, options)
+    assert (sampling.samples, sampling.temperature) == (3, 0.5)
+    assert sampling_pass(TeacherOptions(), ["proxy"], options).samples == 0
+    assert sampling_pass(TeacherOptions(backend="torch"), extras, options).samples == 0  # it cannot sample
+    assert sampling_pass(TeacherOptions(window="fit"), extras, options).samples == 0  # the group samples at full
+    with pytest.raises(ValueError, match="ct2"):
+        TeacherOptions(backend="torch", samples=2)
+
+
+def test_scorer_encodes_each_clip_once_and_skips_unreadable_audio(scored, spy):
     rows = scored.loc[[CLIPS["clean"], CLIPS["babble"]]]
     samples = [load_audio(p).samples for p in rows["audio_filepath"]]
     unreadable = [np.zeros(0, np.float32), np.full(99, np.nan, np.float32)]

@@ -10,7 +10,7 @@ import pytest
 
 from engine.demo import DEMO_MANIFEST
 from engine.extras import Batch, ExtraOptions
-from engine.extras.proxy import proxy_scorer, proxy_texts
+from engine.extras.proxy import proxy_scorer, proxy_specs, proxy_texts, routed_texts, unread_languages_note
 from engine.io.audio import load_audio
 from engine.io.workspace import Workspace
 from engine.scores.proxy_wer import proxy_cer, proxy_wer
@@ -61,6 +61,41 @@ def test_one_bad_clip_costs_only_itself():
     with pytest.warns(UserWarning, match="could not transcribe"):
         texts = proxy_texts(_FailsOnEmpty(), samples, ["en", "en", "de", "fr"])
     assert texts == ["en 5", None, "de 7", None]  # the failed clip and the unread language get None
+
+
+class _Reads:
+    """A proxy that reads the given languages and says who heard each clip."""
+
+    def __init__(self, name, languages):
+        self.name, self.languages = name, frozenset(languages) if languages else None
+
+    def transcribe(self, samples, langs):
+        return [f"{self.name} heard {lang}" for lang in langs]
+
+
+def test_each_clip_goes_to_the_first_proxy_that_reads_its_language():
+    proxies = [_Reads("english", {"en"}), _Reads("korean", {"ko"}), _Reads("any", None)]
+    langs = ["ko", "en", "de", "ko"]
+    texts, models = routed_texts(proxies, [np.zeros(4, np.float32)] * 4, langs)
+    assert models == ["korean", "english", "any", "korean"]
+    assert texts == ["korean heard ko", "english heard en", "any heard de", "korean heard ko"]
+    texts, models = routed_texts(proxies[:2], [np.zeros(4, np.float32)] * 4, langs)
+    assert texts[2] is None and models[2] == ""  # no proxy reads German: no transcript, no model
+
+
+def test_proxy_specs_in_routing_order():
+    assert proxy_specs(None) == proxy_specs("") == ["tiny.en"]
+    assert proxy_specs("tiny.en; vosk-ko ;org/wav2vec2=de,fr") == ["tiny.en", "vosk-ko", "org/wav2vec2=de,fr"]
+    with pytest.raises(ValueError, match="twice"):
+        proxy_specs("tiny.en;tiny.en")
+
+
+def test_a_language_without_a_proxy_gets_nan_and_a_note(tmp_path):
+    table = pd.DataFrame({"pseudo_label": ["a", "b", "c", None, "e"], "lang": ["en", "de", "de", "fr", "ja"],
+                          "proxy_model": ["tiny.en", "", "", None, ""], "proxy_wer": [0.1, np.nan, np.nan, np.nan, np.nan]})
+    note = unread_languages_note(table)
+    assert note.startswith("proxy: no proxy read 3 labelled clips (de 2, ja 1)") and "--proxy" in note
+    assert unread_languages_note(table.iloc[:1]) is None
 
 
 def _demo_rows() -> list[dict]:
@@ -169,3 +204,18 @@ def test_pocketsphinx_reads_english_only(clips):
                                              "might be prudently in his power to do for them.", "Der Zug"], ["en", "de"]))
     assert list(out["proxy_model"]) == ["pocketsphinx", ""] and out["proxy_text"][1] is None
     assert out["proxy_wer"][0] < 0.5  # weaker than tiny.en, but it hears the sentence
+
+
+def test_vosk_korean_reads_korean_clips_only(tmp_path):
+    import subprocess
+
+    from engine.io.audio import load_audio
+
+    wav = tmp_path / "ko.wav"
+    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(wav), "오늘은 날씨가 정말 좋습니다."], check=True)
+    korean = load_audio(wav).samples
+    out = proxy_scorer(ExtraOptions(proxy="tiny.en;vosk-ko", threads=1))(
+        Batch(["ko", "en"], [korean, korean], ["오늘은 날씨가 좋습니다", "today"], ["ko", "de"]))
+    assert list(out["proxy_model"]) == ["vosk-ko", ""]
+    assert any("\uac00" <= ch <= "\ud7a3" for ch in out["proxy_text"][0])  # Hangul syllables
+    assert out["proxy_cer"][0] < 1 and np.isnan(out["proxy_cer"][1])

@@ -170,9 +170,11 @@ def _add_score(commands) -> None:
                        f"{', '.join(f'{n} ({e.help})' for n, e in EXTRAS.items())}; or default "
                        f"({','.join(n for n, e in EXTRAS.items() if e.default)}), all, none")
     extra = _options(score, ExtraOptions())
-    extra("proxy", help="proxy ASR for the proxy scores: tiny.en (the bundled Whisper tiny.en, English clips only), "
-          "pocketsphinx (English), or a transformers ASR model id or folder (a multilingual Whisper reads each "
-          "clip's language; add =en,de to list what another model reads)")
+    extra("proxy", help="proxy ASR for the proxy scores, or several joined by ';' (each clip goes to the first that "
+          "reads its language): tiny.en (the bundled Whisper tiny.en, English clips only), pocketsphinx (English), "
+          "vosk-ko (Korean; pip install 'whisper-curator[korean]'), vosk:FOLDER=LANG (a Vosk model), or a "
+          "transformers ASR model id or folder (a multilingual Whisper reads each clip's language; add =en,de to "
+          "list what another model reads)")
     extra("lm", help="causal language model for lm_nll: a transformers model id or folder, or a .gguf file; "
           "default: the bundled Gemma-3 270M")
     score.add_argument("--map", action=argparse.BooleanOptionalAction, default=True, help="then place every "

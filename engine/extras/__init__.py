@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.teacher.options import SAMPLE_TEMPERATURE, SAMPLES
+
 
 @dataclass(frozen=True)
 class ExtraOptions:
@@ -28,11 +30,9 @@ class ExtraOptions:
     teacher: str | None = None  # CTranslate2 folder, HF folder or hub id; None = bundled Whisper base
     window: str = "full"  # the teacher's encoder window (TeacherOptions.window)
     task: str = "transcribe"
-    # ...and how it samples. Defaults, not tuned on any data: 4 samples give agreement_share in quarters and keep
-    # the group cheaper than the teacher pass (benchmarks/agreement_cost.py); temperature 1 over the whole
-    # vocabulary samples the teacher's own distribution, neither sharpened nor flattened
-    samples: int = 4  # transcripts sampled per clip
-    temperature: float = 1.0
+    # ...and how it samples (engine.teacher.options says why these defaults)
+    samples: int = SAMPLES  # transcripts sampled per clip
+    temperature: float = SAMPLE_TEMPERATURE
 
     def __post_init__(self) -> None:
         if self.samples < 1:
@@ -49,6 +49,7 @@ class Batch:
     samples: list[np.ndarray]
     labels: list[str]  # the teacher's pseudo-label ("" when the no-speech rule emptied it)
     langs: list[str]  # the clip's language (stated by the input, else detected by the teacher)
+    sampled: list[list[str] | None] | None = None  # transcripts the teacher pass sampled (None: it did not)
 
 
 Scorer = Callable[[Batch], dict[str, np.ndarray]]
@@ -95,8 +96,9 @@ EXTRAS: dict[str, Extra] = {e.name: e for e in (
           ("agreement_wer", "agreement_cer", "agreement_share"),
           model_option=("teacher", "window", "task", "samples", "temperature"),
           help=f"the teacher (--teacher, --window, --task as when labelling) samples {ExtraOptions.samples} more "
-               "transcripts of each clip from one encoder pass: their mean WER/CER against the label and the "
-               "share identical to it (lower/higher = the teacher repeats itself)"),
+               "transcripts of each clip from the encoder output of its own pass (or one more encoder pass when "
+               "added later): their mean WER/CER against the label and the share identical to it "
+               "(lower/higher = the teacher repeats itself)"),
     Extra("align", "engine.extras.phonemes:align_scorer", ("align_score",),
           help="CTC forced alignment of the label's phonemes with hama's phoneme recogniser, per phoneme "
                "(English clips only; an empty label scores how little speech it hears)"),

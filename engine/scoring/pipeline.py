@@ -12,14 +12,15 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from engine.analysis.mapping import update_map
-from engine.extras import ExtraOptions, extra_names
+from engine.extras import EXTRAS, ExtraOptions, extra_names
+from engine.extras.proxy import unread_languages_note
 from engine.extras.vad import frame_speech_probs
 from engine.io.atomic import write_text_atomic
 from engine.io.audio import MAX_SECONDS, MIN_SECONDS, Audio, AudioError, load_audio, usability_problem
@@ -28,7 +29,7 @@ from engine.io.progress import Progress, progress_bar
 from engine.io.workspace import EMBEDDINGS, MANIFEST, SHARDS, Clip, Workspace, write_array_atomic
 from engine.scores import computed_from, reference_wer
 from engine.scores.inputs import AUDIO, TEACHER, AudioPass, TeacherPass
-from engine.scoring.extras import add_scores, merge_extras
+from engine.scoring.extras import SAMPLING_GROUP, add_scores, merge_extras, write_sampled
 from engine.scoring.shards import Shards, plan_shards, run_shards, write_shard
 from engine.teacher import load_teacher
 from engine.teacher.base import Teacher
@@ -112,8 +113,10 @@ def score(
 
     def work(i: int, on_rows: Callable[[int], None]) -> None:
         nonlocal audio_seconds
-        table, embeddings = score_clips(clips[shards.span(i)], teacher, options.io_threads, teacher_options.batch_size,
-                                        on_rows)
+        table, embeddings, sampled = score_clips(clips[shards.span(i)], teacher, options.io_threads,
+                                                 teacher_options.batch_size, on_rows)
+        if teacher_options.samples:
+            write_sampled(paths[i], sampled_fingerprint(teacher_options), sampled)
         write_shard(paths[i], table, {".npy": embeddings})
         audio_seconds += float(table.loc[table["pseudo_label"].notna(), "duration"].sum())
 
@@ -124,6 +127,22 @@ def score(
     table = pd.concat([pd.read_parquet(paths[i]) for i in mine if paths[i].is_file()]) if mine else pd.DataFrame()
     counts = table["status"].value_counts().to_dict() if len(table) else {}
     return Summary(len(table), counts, audio_seconds, time.perf_counter() - started, merged)
+
+
+def sampled_fingerprint(teacher: TeacherOptions) -> str:
+    """The fingerprint of the sampling group that the teacher pass's samples stand in for."""
+    return EXTRAS[SAMPLING_GROUP].fingerprint(ExtraOptions(teacher=teacher.teacher, window=teacher.window,
+                                                           task=teacher.task, samples=teacher.samples,
+                                                           temperature=teacher.temperature))
+
+
+def sampling_pass(teacher: TeacherOptions, extras: list[str], options: ExtraOptions) -> TeacherOptions:
+    """`teacher`, sampling for the sampling group in its own pass when `extras` ask for it and it would sample as the
+    group does (CTranslate2, the same teacher, window and task); otherwise the group encodes once more."""
+    same = (options.teacher, options.window, options.task) == (teacher.teacher, teacher.window, teacher.task)
+    if SAMPLING_GROUP not in extras or teacher.backend != "ct2" or not same:
+        return teacher
+    return replace(teacher, samples=options.samples, temperature=options.temperature)
 
 
 def score_workspace(
@@ -142,7 +161,7 @@ def score_workspace(
     extras = extra_names(add)
     rank = f" (rank {options.shard_index}/{options.num_shards})" if options.num_shards > 1 else ""
     with bars(f"scoring with the teacher{rank}") as progress:
-        summary = score(source, workspace, teacher_options, options, progress)
+        summary = score(source, workspace, sampling_pass(teacher_options, extras, extra_options), options, progress)
     yield summary.line()
     if not summary.merged:
         return
@@ -150,6 +169,9 @@ def score_workspace(
         with bars(f"adding label-free scores ({', '.join(extras)})") as progress:
             table = add_scores(workspace, extras, extra_options, options.shard_size, progress=progress)
         yield f"added {', '.join(extras)} to {int(table['pseudo_label'].notna().sum())} labelled clips"
+        note = unread_languages_note(table) if "proxy" in extras else None
+        if note:
+            yield note
     if make_map:
         with bars("mapping", unit="step") as progress:
             line = update_map(Workspace(workspace), progress)
@@ -197,8 +219,9 @@ def score_clips(
     io_threads: int = 2,
     batch_size: int = 8,
     on_batch: Callable[[int], None] | None = None,
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Teacher pass and scores for a list of clips → (table in clip order, (N, d) float16 embeddings)."""
+) -> tuple[pd.DataFrame, np.ndarray, dict[str, list[str]]]:
+    """Teacher pass and scores for a list of clips → (table in clip order, (N, d) float16 embeddings, clip id →
+    the transcripts the teacher sampled, for the clips it labelled when it samples)."""
     with ThreadPoolExecutor(max(1, io_threads)) as pool:
         loaded = list(pool.map(_load, clips))
         audios = {i: a for i, a in enumerate(loaded) if isinstance(a, Audio)}
@@ -217,7 +240,8 @@ def score_clips(
     embeddings = np.full((len(clips), dim), np.nan, dtype=np.float16)
     for i, out in outputs.items():
         embeddings[i] = out.embedding
-    return table, embeddings
+    sampled = {clips[i].id: out.samples for i, out in outputs.items() if out.samples is not None}
+    return table, embeddings, sampled
 
 
 def _table(clips: list[Clip], loaded: list[Audio | str], outputs: dict[int, TeacherOutput],

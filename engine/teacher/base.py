@@ -7,14 +7,15 @@ Backends (`ct2`, `hf`) supply the model calls.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from engine.io.audio import MAX_SECONDS, SAMPLE_RATE
 from engine.teacher.options import (
-    FIT_MARGIN_SECONDS, FIT_MIN_SECONDS, FRAMES_PER_SECOND, N_FRAMES, N_SAMPLES, Decoded, TeacherOptions, TeacherOutput,
-    fixed_window_seconds,
+    FIT_MARGIN_SECONDS, FIT_MIN_SECONDS, FRAMES_PER_SECOND, LOGPROB_THRESHOLD, N_FRAMES, N_SAMPLES,
+    NO_SPEECH_THRESHOLD, Decoded, TeacherOptions, TeacherOutput, fixed_window_seconds,
 )
 
 
@@ -93,7 +94,9 @@ class Teacher:
         detected = self._detect_language(encoded) if self.multilingual else [(None, 1.0)] * len(waveforms)
         decode_langs = [given if self.language_token(given) is not None else (found or "en")
                         for given, (found, _) in zip(langs, detected)]
-        results = self._decode(encoded, [self.prompt(lang) for lang in decode_langs])
+        prompts = [self.prompt(lang) for lang in decode_langs]
+        results = self._decode(encoded, prompts)
+        sampled = self._sampled_or_none(encoded, prompts)
         states = self._states(encoded)
         outputs = []
         for i, result in enumerate(results):
@@ -112,14 +115,42 @@ class Teacher:
                 detected_lang=detected[i][0],
                 lang_prob=float(detected[i][1]),
                 embedding=states[i, :n_frames].astype(np.float32).mean(axis=0),
+                samples=sampled[i],
             )
             if output.emptied:
                 output.text = ""
             outputs.append(output)
         return outputs
 
+    def sample(self, waveforms: list[np.ndarray], langs: list[str]) -> list[list[str]]:
+        """`options.samples` transcripts of each 16 kHz clip, decoded in its language (English where the teacher
+        has none) from one encoder pass, for a workspace labelled earlier; `run` samples in its own pass."""
+        frames = self.window_frames(max(len(w) for w in waveforms))
+        encoded = self._encode(np.stack([self.log_mel(w, frames) for w in waveforms]))
+        return self._sample(encoded, [self.prompt(lang if self.language_token(lang) is not None else "en")
+                                      for lang in langs])
+
+    def _sampled_or_none(self, encoded, prompts: list[list[int]]) -> list[list[str] | None]:
+        """`_sample`'s transcripts when the options ask for them; None for each clip when they do not, or when
+        sampling fails (the label stands; the agreement group samples those clips again)."""
+        if self.options.samples:
+            try:
+                return self._sample(encoded, prompts)
+            except Exception as error:
+                warnings.warn(f"the teacher could not sample this batch: {error}", stacklevel=2)
+        return [None] * len(prompts)
+
+    def sampled_text(self, tokens: list[int], avg_logprob: float, no_speech_prob: float) -> str:
+        """A sampled transcript's text, emptied by Whisper's no-speech rule as the label is."""
+        if no_speech_prob > NO_SPEECH_THRESHOLD and avg_logprob < LOGPROB_THRESHOLD:
+            return ""
+        return self.tokenizer.decode([t for t in tokens if t < self.eot]).strip()
+
     def _encode(self, features: np.ndarray):
         raise NotImplementedError
+
+    def _sample(self, encoded, prompts: list[list[int]]) -> list[list[str]]:
+        raise NotImplementedError(f"{type(self).__name__} cannot sample transcripts")
 
     def _detect_language(self, encoded) -> list[tuple[str, float]]:
         raise NotImplementedError

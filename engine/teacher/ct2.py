@@ -8,6 +8,7 @@ from engine.teacher.base import Teacher
 from engine.teacher.models import model_window_seconds, resolve_teacher_dir
 from engine.teacher.options import Decoded, TeacherOptions
 
+SEED = 0  # CTranslate2's sampler is seeded once per process, so a fresh run of the same clips samples the same
 
 class CT2Teacher(Teacher):
     """CTranslate2 backend: int8 on CPU, float16 on CUDA."""
@@ -23,6 +24,8 @@ class CT2Teacher(Teacher):
         if compute_type == "auto":
             compute_type = "float16" if device == "cuda" else "int8"
         self.device = device
+        if options.samples:
+            ctranslate2.set_random_seed(SEED)
         self.model = ctranslate2.models.Whisper(
             str(self.model_dir), device=device, compute_type=compute_type, intra_threads=options.threads
         )
@@ -48,6 +51,18 @@ class CT2Teacher(Teacher):
         )
         return [Decoded(r.sequences_ids[0], np.stack([np.asarray(row) for row in r.logits[0]]), r.no_speech_prob)
                 for r in results]
+
+    def _sample(self, encoded, prompts: list[list[int]]) -> list[list[str]]:
+        """`options.samples` transcripts per clip at `options.temperature` over the whole vocabulary (top-k 0).
+        CTranslate2's score is the summed log-probability of the tokens and end-of-text over the tokens;
+        avg_logprob divides by n + 1."""
+        results = self.model.generate(
+            encoded, prompts, beam_size=1, num_hypotheses=self.options.samples, sampling_topk=0,
+            sampling_temperature=self.options.temperature, max_length=2 * self.options.max_label_tokens,
+            return_scores=True, return_no_speech_prob=True,
+        )
+        return [[self.sampled_text(ids, score * len(ids) / (len(ids) + 1), r.no_speech_prob)
+                 for ids, score in zip(r.sequences_ids, r.scores)] for r in results]
 
     def _states(self, encoded) -> np.ndarray:
         import ctranslate2

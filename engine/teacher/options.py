@@ -19,6 +19,11 @@ BACKENDS = ("ct2", "torch")  # CTranslate2 | transformers
 DEVICES = ("auto", "cpu", "cuda")
 WINDOWS = ("full", "fit")  # the model's own window | one fitted to each batch's longest clip (or seconds: "10")
 TASKS = ("transcribe", "translate")
+# Self-agreement sampling (the `agreement` group). Defaults, not tuned on any data: 4 samples give agreement_share in
+# quarters and keep the group cheaper than the teacher pass (benchmarks/agreement_cost.py); temperature 1 over the
+# whole vocabulary samples the teacher's own distribution, neither sharpened nor flattened
+SAMPLES = 4
+SAMPLE_TEMPERATURE = 1.0
 
 
 @dataclass(frozen=True)
@@ -36,8 +41,15 @@ class TeacherOptions:
     # or a fixed window in seconds ("10"), never longer than the model's own; a longer clip is cut to it
     task: str = "transcribe"
     max_label_tokens: int = MAX_LABEL_TOKENS
+    # self-agreement: transcripts sampled per clip from the same encoder output (0 = none; ct2 only)
+    samples: int = 0
+    temperature: float = SAMPLE_TEMPERATURE
 
     def __post_init__(self) -> None:
+        if self.samples < 0 or (self.samples and self.backend != "ct2"):
+            raise ValueError(f"samples must be 0, or at least 1 with the ct2 backend, not {self.samples}")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be above 0, not {self.temperature}")
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be ct2 or torch, not {self.backend!r}")
         if self.device not in DEVICES:
@@ -65,6 +77,7 @@ class TeacherOutput:
     detected_lang: str | None  # teacher's language ID (None for English-only teachers)
     lang_prob: float  # probability of detected_lang
     embedding: np.ndarray  # (d_model,) mean of encoder states over the clip's own frames
+    samples: list[str] | None = None  # transcripts sampled from the same encoder output (TeacherOptions.samples)
 
     @property
     def avg_logprob(self) -> float:
