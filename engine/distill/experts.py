@@ -132,6 +132,7 @@ class LanguageExperts(nn.Module):
         self.experts = nn.ModuleDict({lang: Expert(layer, options.expert_dropout) for lang in options.languages})
         self.gates = nn.ModuleDict({lang: Gate(weight.shape[1], options.gate_dim, weight) for lang in options.languages})
         self.requires_grad_(True)  # the copies inherit the frozen layer's flags
+        self.train(layer.training)  # a new module trains; an eval model's experts must not
         self.routing = routing
         self.last_gates: torch.Tensor | None = None  # gate values of the last forward's routed tokens
         self._input: torch.Tensor | None = None
