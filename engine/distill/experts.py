@@ -12,11 +12,15 @@ language, a trainable copy of it (the expert) and a per-token gate on the block'
   the step over the run's max steps (`CLSRFFN.forward`, `DistillationTrainer.compute_loss`); no straight-through
   estimator. Gate at evaluation: hard, `G >= 0` (`CLSRFFN.forward`, "hard gate at decoding");
 - experts start as copies of the shared block (`from_whisper` -> `FFN.set_from_pretrained`); gates start with
-  `gate_in ~ N(0, 0.01)`, zero bias, `gate_out = 0` (`CLSRFFN.__init__`, `_restart_gates`);
+  `gate_in ~ N(0, 0.01)`, zero bias, `gate_out = 0` (`CLSRFFN.__init__`, `_restart_gates`). So before any
+  training the evaluation gate (`0 >= 0`) sends every token to its expert, which computes what the shared block
+  does. (In the reference, `post_init()` of the encoder and decoder runs after `CLSRFFN.__init__` and likely
+  redraws those gate weights as N(0, init_std); we keep the init the code spells out.);
 - with probability `skip_gate_prob` a layer's whole batch takes the shared path during training, its gate
   values still counted by the budget (`CLSRFFN.forward`; 0.2 from `train_utils.load_student_model`);
 - budget loss `|mean of every gate value of every layer - budget|` (`DistilWhisperForConditionalGeneration
   .forward` gives the mean, `DistillationTrainer.compute_loss` the absolute difference), added to the task loss;
+  the mean counts every position, encoder frames (which outnumber text tokens) and decoder padding included;
 - only experts and gates train (`train_utils.freeze_original_whisper_parameters`).
 
 Deviations, and why:
@@ -31,6 +35,10 @@ Deviations, and why:
   `config.dropout == 0` (this project's students) the two agree;
 - the skip draw uses torch's generator (not `random.uniform`), so gradient checkpointing's replay repeats it;
 - the reference's unused options (`clsr_residual`, `is_warm_up`, forced off in the trainer) are left out.
+
+Use: `add_experts(student, ["fr", "de"])`; per batch `set_languages(student, language_ids(student, langs))`
+and `set_progress(student, step / max_steps)`; loss `task + budget_loss(student)`; optimizer on
+`trainable_parameters(student)`; `save_experts` / `load_experts`; `merged_for_language` for CTranslate2.
 """
 from __future__ import annotations
 
@@ -308,10 +316,12 @@ def merged_for_language(model: WhisperForConditionalGeneration, lang: str,
     """A plain Whisper for `lang` (for CTranslate2): each layer's feed-forward block is `lang`'s expert where
     `use_expert` says so (default every layer), the shared block elsewhere.
 
-    Exact for what it folds: it equals the experts model under `force_experts` where every layer takes the
-    expert, and the untouched model where none does. What is lost is the per-token choice of the evaluation
-    gate (hard, `G >= 0`): a token whose gate disagrees with its layer's choice takes the other block.
-    `gate_decisions` + `majority_choices` pick per layer from a sample, `merge_error` measures the loss."""
+    Exact for what it folds: with every layer on the expert it computes what the experts model computes under
+    `force_experts`, with none the untouched model; when every evaluation gate agrees with its layer's choice
+    (untrained gates: all on the expert) it equals the experts model at evaluation. What is lost is the gate's
+    per-token choice (hard, `G >= 0`): a token whose gate disagrees with its layer takes the other block, and
+    the difference flows on. `gate_decisions` + `majority_choices` pick per layer from a sample, `merge_error`
+    gives the fraction of decisions the merge overrides."""
     if lang not in routing(model).options.languages:
         raise ValueError(f"no expert for {lang!r}")
     layers = list(_named_layers(model))
