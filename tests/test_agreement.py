@@ -15,7 +15,7 @@ from engine.extras.agreement import agreement_scorer, sampled_transcripts
 from engine.io.audio import load_audio
 from engine.io.workspace import Workspace
 from engine.scoring.pipeline import sampling_pass
-from engine.teacher.options import TeacherOptions
+from engine.teacher.options import SAMPLE_SLACK_TOKENS, TeacherOptions, sample_token_limit
 from engine.scores import FAMILIES, HIGHER_IS_BETTER
 from engine.scores.agreement import agreement_cer, agreement_share, agreement_wer
 from whisper_curator.cli import main
@@ -95,7 +95,7 @@ def test_fingerprint_follows_the_teacher_and_sampling():
 class _FailsOnShort:
     """A sampler that cannot sample a clip of fewer than 3 samples."""
 
-    def sample(self, waveforms, langs):
+    def sample(self, waveforms, langs, labels):
         if any(len(w) < 3 for w in waveforms):
             raise RuntimeError("too short")
         return [[f"{lang} {len(w)}"] * 2 for w, lang in zip(waveforms, langs)]
@@ -105,7 +105,7 @@ def test_unreadable_and_failing_clips_cost_only_themselves():
     samples = [np.zeros(5, np.float32), np.zeros(2, np.float32), np.zeros(0, np.float32),
                np.full(4, np.nan, np.float32), np.zeros(4, np.float32)]
     with pytest.warns(UserWarning, match="could not sample"):
-        texts = sampled_transcripts(_FailsOnShort(), samples, ["en", "en", "en", "en", "de"])
+        texts = sampled_transcripts(_FailsOnShort(), samples, ["en", "en", "en", "en", "de"], ["a label"] * 5)
     assert texts == [["en 5"] * 2, None, None, None, ["de 4"] * 2]
 
 
@@ -210,7 +210,7 @@ class _Counting:
     def __init__(self):
         self.calls = []
 
-    def sample(self, waveforms, langs):
+    def sample(self, waveforms, langs, labels):
         self.calls.append(len(waveforms))
         return [["a sample"] * 2 for _ in waveforms]
 
@@ -251,3 +251,9 @@ def test_scorer_encodes_each_clip_once_and_skips_unreadable_audio(scored, spy):
     for values in out.values():
         assert values.shape == (4,) and not np.isnan(values[:2]).any() and np.isnan(values[2:]).all()
     assert out["agreement_wer"][1] > out["agreement_wer"][0]
+
+
+def test_a_sample_stops_at_twice_the_longest_label():
+    assert sample_token_limit(20, 225) == 2 * 20 + SAMPLE_SLACK_TOKENS
+    assert sample_token_limit(0, 225) == SAMPLE_SLACK_TOKENS  # an emptied label: a short sample still disagrees
+    assert sample_token_limit(200, 225) == 225  # never past the label limit

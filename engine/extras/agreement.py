@@ -26,8 +26,8 @@ from engine.teacher.options import TeacherOptions
 
 
 class Sampler(Protocol):
-    def sample(self, waveforms: list[np.ndarray], langs: list[str]) -> list[list[str]]:
-        """Transcripts of each 16 kHz clip other than the greedy one, in its language."""
+    def sample(self, waveforms: list[np.ndarray], langs: list[str], labels: list[str]) -> list[list[str]]:
+        """Transcripts of each 16 kHz clip other than its greedy label, in its language."""
 
 
 def teacher_options(options: ExtraOptions) -> TeacherOptions:
@@ -49,7 +49,8 @@ def readable(samples: np.ndarray) -> bool:
     return len(samples) > 0 and bool(np.isfinite(samples).all())
 
 
-def sampled_transcripts(sampler: Sampler, samples: list[np.ndarray], langs: list[str]) -> list[list[str] | None]:
+def sampled_transcripts(sampler: Sampler, samples: list[np.ndarray], langs: list[str],
+                        labels: list[str]) -> list[list[str] | None]:
     """The sampler's transcripts of each readable clip; None for the others and for a clip it fails on
     (a failed batch is retried clip by clip)."""
     out: list[list[str] | None] = [None] * len(samples)
@@ -57,17 +58,18 @@ def sampled_transcripts(sampler: Sampler, samples: list[np.ndarray], langs: list
     if not todo:
         return out
     try:
-        for i, texts in zip(todo, sampler.sample([samples[i] for i in todo], [langs[i] for i in todo])):
+        for i, texts in zip(todo, sampler.sample([samples[i] for i in todo], [langs[i] for i in todo],
+                                                 [labels[i] for i in todo])):
             out[i] = texts
     except Exception:
         for i in todo:
-            out[i] = _one_or_none(sampler, samples[i], langs[i])
+            out[i] = _one_or_none(sampler, samples[i], langs[i], labels[i])
     return out
 
 
-def _one_or_none(sampler: Sampler, samples: np.ndarray, lang: str) -> list[str] | None:
+def _one_or_none(sampler: Sampler, samples: np.ndarray, lang: str, label: str) -> list[str] | None:
     try:
-        return sampler.sample([samples], [lang])[0]
+        return sampler.sample([samples], [lang], [label])[0]
     except Exception as error:
         warnings.warn(f"the teacher could not sample a clip: {error}", stacklevel=2)
         return None
@@ -96,7 +98,8 @@ def agreement_scorer(options: ExtraOptions, load: Callable[[ExtraOptions], Sampl
         if todo:
             sampler = sampler or (load or teacher_sampler)(options)
             for i, texts in zip(todo, sampled_transcripts(sampler, [batch.samples[i] for i in todo],
-                                                          [batch.langs[i] for i in todo])):
+                                                          [batch.langs[i] for i in todo],
+                                                          [batch.labels[i] for i in todo])):
                 alternatives[i] = texts
         return agreement_columns(batch.labels, alternatives, batch.langs)
 

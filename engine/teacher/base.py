@@ -15,7 +15,7 @@ import numpy as np
 from engine.io.audio import MAX_SECONDS, SAMPLE_RATE
 from engine.teacher.options import (
     FIT_MARGIN_SECONDS, FIT_MIN_SECONDS, FRAMES_PER_SECOND, LOGPROB_THRESHOLD, N_FRAMES, N_SAMPLES,
-    NO_SPEECH_THRESHOLD, Decoded, TeacherOptions, TeacherOutput, fixed_window_seconds,
+    NO_SPEECH_THRESHOLD, Decoded, TeacherOptions, TeacherOutput, fixed_window_seconds, sample_token_limit,
 )
 
 
@@ -96,7 +96,7 @@ class Teacher:
                         for given, (found, _) in zip(langs, detected)]
         prompts = [self.prompt(lang) for lang in decode_langs]
         results = self._decode(encoded, prompts)
-        sampled = self._sampled_or_none(encoded, prompts)
+        sampled = self._sampled_or_none(encoded, prompts, max(len(r.tokens) for r in results))
         states = self._states(encoded)
         outputs = []
         for i, result in enumerate(results):
@@ -122,20 +122,22 @@ class Teacher:
             outputs.append(output)
         return outputs
 
-    def sample(self, waveforms: list[np.ndarray], langs: list[str]) -> list[list[str]]:
+    def sample(self, waveforms: list[np.ndarray], langs: list[str], labels: list[str]) -> list[list[str]]:
         """`options.samples` transcripts of each 16 kHz clip, decoded in its language (English where the teacher
-        has none) from one encoder pass, for a workspace labelled earlier; `run` samples in its own pass."""
+        has none) from one encoder pass, for a workspace labelled earlier (`run` samples in its own pass); as
+        there, a sample stops at `sample_token_limit` of the batch's longest label."""
         frames = self.window_frames(max(len(w) for w in waveforms))
         encoded = self._encode(np.stack([self.log_mel(w, frames) for w in waveforms]))
+        longest = max(len(self.tokenizer.encode(label)) if label else 0 for label in labels)
         return self._sample(encoded, [self.prompt(lang if self.language_token(lang) is not None else "en")
-                                      for lang in langs])
+                                      for lang in langs], longest)
 
-    def _sampled_or_none(self, encoded, prompts: list[list[int]]) -> list[list[str] | None]:
+    def _sampled_or_none(self, encoded, prompts: list[list[int]], longest: int) -> list[list[str] | None]:
         """`_sample`'s transcripts when the options ask for them; None for each clip when they do not, or when
         sampling fails (the label stands; the agreement group samples those clips again)."""
         if self.options.samples:
             try:
-                return self._sample(encoded, prompts)
+                return self._sample(encoded, prompts, longest)
             except Exception as error:
                 warnings.warn(f"the teacher could not sample this batch: {error}", stacklevel=2)
         return [None] * len(prompts)
@@ -149,7 +151,7 @@ class Teacher:
     def _encode(self, features: np.ndarray):
         raise NotImplementedError
 
-    def _sample(self, encoded, prompts: list[list[int]]) -> list[list[str]]:
+    def _sample(self, encoded, prompts: list[list[int]], longest_label: int) -> list[list[str]]:
         raise NotImplementedError(f"{type(self).__name__} cannot sample transcripts")
 
     def _detect_language(self, encoded) -> list[tuple[str, float]]:

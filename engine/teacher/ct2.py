@@ -6,7 +6,7 @@ import numpy as np
 
 from engine.teacher.base import Teacher
 from engine.teacher.models import model_window_seconds, resolve_teacher_dir
-from engine.teacher.options import Decoded, TeacherOptions
+from engine.teacher.options import Decoded, TeacherOptions, sample_token_limit
 
 SEED = 0  # CTranslate2's sampler is seeded once per process, so a fresh run of the same clips samples the same
 
@@ -52,13 +52,14 @@ class CT2Teacher(Teacher):
         return [Decoded(r.sequences_ids[0], np.stack([np.asarray(row) for row in r.logits[0]]), r.no_speech_prob)
                 for r in results]
 
-    def _sample(self, encoded, prompts: list[list[int]]) -> list[list[str]]:
-        """`options.samples` transcripts per clip at `options.temperature` over the whole vocabulary (top-k 0).
-        CTranslate2's score is the summed log-probability of the tokens and end-of-text over the tokens;
+    def _sample(self, encoded, prompts: list[list[int]], longest_label: int) -> list[list[str]]:
+        """`options.samples` transcripts per clip at `options.temperature` over the whole vocabulary (top-k 0), each
+        at most `sample_token_limit(longest_label)` tokens. CTranslate2's score is the summed log-probability of the tokens and end-of-text over the tokens;
         avg_logprob divides by n + 1."""
         results = self.model.generate(
             encoded, prompts, beam_size=1, num_hypotheses=self.options.samples, sampling_topk=0,
-            sampling_temperature=self.options.temperature, max_length=2 * self.options.max_label_tokens,
+            sampling_temperature=self.options.temperature,
+            max_length=2 * sample_token_limit(longest_label, self.options.max_label_tokens),  # generates max_length / 2
             return_scores=True, return_no_speech_prob=True,
         )
         return [[self.sampled_text(ids, score * len(ids) / (len(ids) + 1), r.no_speech_prob)

@@ -24,6 +24,7 @@ TASKS = ("transcribe", "translate")
 # whole vocabulary samples the teacher's own distribution, neither sharpened nor flattened
 SAMPLES = 4
 SAMPLE_TEMPERATURE = 1.0
+SAMPLE_SLACK_TOKENS = 10  # a sample stops at twice the batch's longest label plus this: by then it disagrees anyway
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,13 @@ class Decoded:
     tokens: list[int]  # generated ids, end-of-text excluded
     step_logits: np.ndarray  # (n + 1, vocab), or (n, vocab) when cut at the limit
     no_speech_prob: float
+
+
+def sample_token_limit(longest_label: int, max_label_tokens: int) -> int:
+    """Tokens a sampled transcript may run to: twice the batch's longest label plus SAMPLE_SLACK_TOKENS, at most
+    the label limit. A sample that long already disagrees with every label of the batch (agreement_wer ≥ 1 for
+    a label half its length), so a sampled loop costs that, not the whole limit."""
+    return min(max_label_tokens, 2 * longest_label + SAMPLE_SLACK_TOKENS)
 
 
 def fixed_window_seconds(window: str) -> float:
