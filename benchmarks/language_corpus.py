@@ -1,0 +1,132 @@
+"""A per-language evaluation corpus: the study corpus's clean speech and graded corruptions in 12 languages.
+
+    python benchmarks/language_corpus.py --out /tmp/languages [--seed 31] [--variants 2]
+
+(`benchmarks/languages.py` builds it when its folder has none, then scores and reports on it.)
+
+English plus the study's eight other Latin-script languages (de fr es it pt nl sv pl), Russian (Cyrillic),
+Arabic (right to left) and Japanese (unspaced; written in kana, which espeak-ng reads: it calls every kanji
+"Chinese letter"). Each language has `SENTENCES` sentences (the new ones written for this corpus); this
+corpus takes those the study's dev part never uses (`TEST_SENTENCES`, so nothing here was calibrated on),
+English from the study's test half. Each sentence is spoken by `--variants` espeak-ng variants of the study's
+test voices, and every cell of the study's corruption grid (`study_corpus.CORRUPTIONS`) gets one corrupted
+copy of a random clean clip of the same language. Japanese and the other scripts use espeak-ng's own voices,
+so their clean clips are only as intelligible as espeak-ng makes them: the report counts good labels.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.corpus_audio import require_espeak_ng, seeded_rng  # noqa: E402
+from benchmarks.study_corpus import (  # noqa: E402
+    CORRUPTIONS, ENGLISH, OTHER_LANGUAGES, PARTS, Item, Voices, corrupted, spoken, written_split,
+)
+
+DEFAULT_SEED = 31  # not the study's (8, 11, 12): other draws of voices, speeds and corruptions
+SPLIT = "test"
+MANIFEST_PATH = f"{SPLIT}/manifest.jsonl"  # under --out
+VARIANTS = 2  # espeak-ng voices per sentence
+SENTENCES = 8  # per language
+NEW_LANGUAGES = {
+    "ru": ("Поезд в Москву отправляется через десять минут.",
+           "Моя сестра живёт в маленьком доме у озера.",
+           "Скажите, пожалуйста, где находится вокзал?",
+           "Летом мы часто ездим на море.",
+           "Сегодня очень холодно и идёт снег.",
+           "Дети играют в саду после школы.",
+           "Моя бабушка печёт самые вкусные пироги.",
+           "Магазин закрыт в воскресенье."),
+    "ar": ("القطار إلى القاهرة يغادر بعد عشر دقائق.",
+           "تعيش أختي في بيت صغير قرب البحيرة.",
+           "هل يمكنك أن تخبرني أين المحطة؟",
+           "في الصيف نذهب كثيرا إلى البحر.",
+           "الجو بارد جدا اليوم والمطر يتساقط.",
+           "يلعب الأطفال في الحديقة بعد المدرسة.",
+           "جدتي تخبز أفضل كعكة في العالم.",
+           "المتجر مغلق يوم الجمعة."),
+    "ja": ("でんしゃはじゅっぷんごにでます。",
+           "あねはみずうみのちかくのちいさないえにすんでいます。",
+           "えきはどこにありますか。",
+           "なつにはよくうみへいきます。",
+           "きょうはとてもさむくてゆきがふっています。",
+           "こどもたちはがっこうのあとにこうえんであそびます。",
+           "そぼはせかいでいちばんおいしいおかしをやきます。",
+           "みせはにちようびにしまっています。"),
+}
+LANGUAGES = {**OTHER_LANGUAGES, **NEW_LANGUAGES}  # lang -> its SENTENCES sentences (English apart)
+UNSPACED = ("ja",)  # label quality by CER: a whole sentence is one "word"
+DEV_SENTENCES = set(PARTS["dev"].other_pool) | set(PARTS["dev"].other_test)
+TEST_SENTENCES = tuple(k for k in range(SENTENCES) if k not in DEV_SENTENCES)
+
+
+def english_sentences(count: int) -> list[int]:
+    """`count` English sentences of the study's test half (indices into ENGLISH), evenly spread."""
+    pool = PARTS["test"].english
+    return [pool[round(i * (len(pool) - 1) / max(1, count - 1))] for i in range(count)]
+
+
+def clean_items(lang: str, voices: Voices, variants: int, seed: int) -> list[Item]:
+    """Each test sentence of `lang` spoken by `variants` distinct voices of `voices`."""
+    rng = seeded_rng(seed, f"languages-{lang}")
+    if lang == "en":
+        texts = [(f"en-{k:03d}", ENGLISH[k]) for k in english_sentences(len(TEST_SENTENCES))]
+    else:
+        texts = [(f"{lang}-{k:03d}", LANGUAGES[lang][k]) for k in TEST_SENTENCES]
+    items = []
+    for text_id, text in texts:
+        for v, variant in enumerate(rng.choice(voices.variants, variants, replace=False)):
+            one = Voices(voices.accents, (str(variant),))
+            items.append(spoken(f"{SPLIT}-{lang}-clean-{text_id}-{v}", text, lang, text_id, one, rng))
+    return items
+
+
+def corrupted_copies(lang: str, clean: list[Item], seed: int) -> list[Item]:
+    """One corrupted copy of a random clean clip of `lang` per cell of the study's corruption grid."""
+    rng = seeded_rng(seed, f"languages-{lang}-corrupted")
+    items = []
+    for kind, severities in CORRUPTIONS:
+        for n, severity in enumerate(severities):
+            base = clean[int(rng.integers(len(clean)))]
+            audio, recorded = corrupted(kind, severity, base, clean, rng)
+            items.append(dataclasses.replace(base, id=f"{SPLIT}-{lang}-{kind}-{n}", audio=audio, kind=kind,
+                                             severity=recorded, base_id=base.id))
+    return items
+
+
+def build(out: Path, seed: int, variants: int) -> list[dict[str, object]]:
+    """Write every language's clean and corrupted clips under out/test; return the manifest lines."""
+    require_espeak_ng()
+    voices = PARTS["test"].test_voices
+    items = []
+    for lang in ("en", *LANGUAGES):
+        clean = clean_items(lang, voices, variants, seed)
+        items += [*clean, *corrupted_copies(lang, clean, seed)]
+    lines = written_split(items, out / SPLIT)
+    counts = dict(Counter(str(line["lang"]) for line in lines))
+    (out / "corpus.json").write_text(json.dumps({"seed": seed, "variants": variants, "counts": counts}, indent=1))
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
+    parser.add_argument("--variants", type=int, default=VARIANTS, help="espeak-ng voices per sentence")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    lines = build(args.out, args.seed, args.variants)
+    print(f"wrote {len(lines)} clips ({', '.join(f'{k} {n}' for k, n in Counter(l['lang'] for l in lines).items())}) "
+          f"to {args.out} in {time.perf_counter() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

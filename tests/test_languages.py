@@ -1,0 +1,94 @@
+"""The per-language corpus and report: sentences apart from the study's dev part, one language's clips end to
+end, and the report's rules (truncated clips out, CER for unspaced scripts, best member per family)."""
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import ROOT
+
+sys.path.insert(0, str(ROOT))  # benchmarks/ is a folder of scripts, not an installed package
+
+from benchmarks import language_corpus as lc  # noqa: E402
+from benchmarks.languages import OTHERS, findings, languages, referenced, tables  # noqa: E402
+from benchmarks.study_corpus import CORRUPTIONS, PARTS  # noqa: E402
+
+
+def test_every_language_has_its_sentences_and_none_from_the_dev_part():
+    assert len(lc.LANGUAGES) >= 8 and {"ar", "ja", "ru"} <= set(lc.LANGUAGES)  # right to left, unspaced, Cyrillic
+    assert all(len(texts) == lc.SENTENCES for texts in lc.LANGUAGES.values())
+    assert lc.TEST_SENTENCES and not set(lc.TEST_SENTENCES) & lc.DEV_SENTENCES
+    assert set(lc.english_sentences(5)) <= set(PARTS["test"].english)
+
+
+def test_one_language_clean_and_corrupted(tmp_path):
+    voices = PARTS["test"].test_voices
+    clean = lc.clean_items("ar", voices, 2, seed=1)
+    assert len(clean) == 2 * len(lc.TEST_SENTENCES) and {c.lang for c in clean} == {"ar"}
+    assert all(c.voice.startswith("espeak-ng:ar") for c in clean)
+    assert len({c.voice for c in clean if c.text_id == clean[0].text_id}) == 2  # two voices per sentence
+    corrupted = lc.corrupted_copies("ar", clean, seed=1)
+    assert len(corrupted) == sum(len(s) for _, s in CORRUPTIONS)
+    assert {c.base_id for c in corrupted} <= {c.id for c in clean} and all(len(c.audio) for c in corrupted)
+
+
+def _table(n: int = 40) -> pd.DataFrame:
+    """English and German clips whose avg_logprob tracks their WER; Japanese with a separate CER; one truncated."""
+    rng = np.random.default_rng(0)
+    wer = rng.uniform(0, 0.6, 2 * n)
+    table = pd.DataFrame({
+        "id": [f"c{i}" for i in range(2 * n)], "pseudo_label": "words", "lang": ["en"] * n + ["de"] * n,
+        "kind": "clean", "duration": 2.0, "wer": wer, "cer": wer / 2, "text": "words",
+        "avg_logprob": -wer + rng.normal(0, 0.05, 2 * n), "proxy_wer": wer + rng.normal(0, 0.3, 2 * n),
+    })
+    table.loc[n:, "proxy_wer"] = np.nan  # no proxy reads German
+    table["combined"] = 1 - table["wer"]
+    return table
+
+
+def test_truncated_clips_are_left_out_and_unspaced_scripts_use_cer():
+    table = _table()
+    table.loc[0, "kind"] = "truncated"
+    table.loc[1, "lang"] = "th"
+    table.loc[2, ["lang", "pseudo_label", "text"]] = ["ja", "エキ", "えき"]
+    rows = referenced(table.assign(combined_tuned=0.5)).set_index("id")
+    assert "c0" not in rows.index and "combined_tuned" not in rows
+    assert rows.loc["c1", "wer"] == table.loc[1, "wer"]  # Thai is not in UNSPACED: judged by words
+    assert rows.loc["c2", "wer"] == 0.0  # katakana label, hiragana reference: the same reading
+
+
+def test_report_tables_and_findings():
+    results = languages(_table())
+    assert [r.name for r in results] == ["en", "de", OTHERS]
+    auroc, kept = tables(results)
+    assert auroc.loc["en", "teacher"] > 0.9 and auroc.loc["en", "proxy"] < auroc.loc["en", "teacher"]
+    assert np.isnan(auroc.loc["de", "proxy"]) and auroc.loc["de", "clips"] == 40
+    assert kept.loc["en", "oracle"] <= kept.loc["en", "teacher"] <= kept.loc["en", "no filter"]
+    lines = findings(results, auroc)
+    assert lines[0].startswith("- best family on English: teacher") and "gap" in lines[0]
+
+
+def test_a_language_without_both_kinds_of_label_gets_no_auroc():
+    table = _table()
+    table.loc[table["lang"] == "de", "wer"] = 0.0  # every German label good
+    results = {r.name: r for r in languages(table)}
+    assert results["de"].validation is None and results["en"].validation is not None
+    assert any(line.startswith("- de: no AUROC") for line in findings(list(results.values()), tables(list(results.values()))[0]))
+
+
+def test_manifest_lines_carry_the_language(tmp_path):
+    lines = lc.written_split(lc.clean_items("ja", PARTS["test"].test_voices, 1, seed=2)[:2], tmp_path / "ja")
+    assert [line["lang"] for line in lines] == ["ja", "ja"]
+    written = [json.loads(x) for x in (tmp_path / "ja" / "manifest.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert written[0]["text"] in lc.LANGUAGES["ja"]
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_clean_clips_are_deterministic(lang):
+    a = lc.clean_items(lang, PARTS["test"].test_voices, 1, seed=3)
+    b = lc.clean_items(lang, PARTS["test"].test_voices, 1, seed=3)
+    assert [x.voice for x in a] == [x.voice for x in b] and np.array_equal(a[0].audio, b[0].audio)
