@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from engine.extras.proxy import unread_languages_note
 from engine.io.workspace import BASE_COLUMNS
 from engine.scores import HIGHER_IS_BETTER, RECOMMENDED
 
@@ -37,4 +38,7 @@ def summary_markdown(table: pd.DataFrame) -> str:
     ]
     if len(reasons):
         lines.append("**Why clips were flagged:** " + "; ".join(f"{r} ({n})" for r, n in reasons.items()))
+    note = unread_languages_note(table) if "proxy_model" in table else None
+    if note:
+        lines.append("**Proxy:** " + note.removeprefix("proxy: "))
     return "\n\n".join(lines)

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from curator.summary import summary_markdown
 from engine.demo import DEMO_MANIFEST
 from engine.extras import Batch, ExtraOptions
 from engine.extras.proxy import proxy_scorer, proxy_specs, proxy_texts, routed_texts, unread_languages_note
@@ -96,6 +97,8 @@ def test_a_language_without_a_proxy_gets_nan_and_a_note(tmp_path):
     note = unread_languages_note(table)
     assert note.startswith("proxy: no proxy read 3 labelled clips (de 2, ja 1)") and "--proxy" in note
     assert unread_languages_note(table.iloc[:1]) is None
+    shown = summary_markdown(table.assign(status="ok", reason="", duration=1.0))
+    assert "**Proxy:** no proxy read 3 labelled clips (de 2, ja 1)" in shown  # the app's summary says so too
 
 
 def _demo_rows() -> list[dict]:
