@@ -1,0 +1,181 @@
+"""Language experts against fine-tuning and LoRA (issue #18): the same window student, kept set and budget.
+
+    python benchmarks/experts.py --out DIR [--per-language 64] [--max-steps 150] [--report docs/experts.md]
+    python benchmarks/experts.py --out DIR --smoke     # minutes: the same code on a tiny corpus
+
+1. builds the German, French and English corpus (`benchmarks/experts_corpus.py`) unless DIR has it and
+   labels its training side with the teacher (every clip the teacher pass did not flag is kept);
+2. distils three students from the teacher with the same steps, learning rate and early stopping, all the
+   teacher's layers at a 10 s encoder window (the CPU route: cached encoder outputs, the decoder trains):
+   fine-tuned (every decoder weight), LoRA (adapters with as many trainable parameters as the experts,
+   `engine.distill.lora.rank_for`) and experts (DistilWhisper's CLSR for de and fr, decoder layers);
+3. decodes the test side (unseen sentences and voices) with the teacher, the untouched student (the teacher's
+   weights at the 10 s window) and each student: the experts student by each clip's language model
+   (student-ct2-<lang>/; English, which has no expert, by the shared model); CTranslate2 int8 on the CPU;
+4. writes the report: per-language test WER, trainable and inference parameters, training time.
+Every stage resumes: rerunning the command skips finished runs.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import experts_corpus  # noqa: E402
+from engine.analysis.validate import markdown_table  # noqa: E402
+from engine.distill.config import DistillConfig  # noqa: E402
+from engine.distill.evaluate import corpus_wer, manifest_clips, transcripts  # noqa: E402
+from engine.distill.jobs import METRICS, STUDENT_CT2  # noqa: E402
+from engine.distill.train import distill  # noqa: E402
+from engine.io.atomic import write_text_atomic  # noqa: E402
+from engine.io.audio import load_audio  # noqa: E402
+from engine.io.workspace import Workspace  # noqa: E402
+from engine.scoring.pipeline import score_workspace  # noqa: E402
+from engine.teacher.models import resolve_teacher_dir  # noqa: E402
+from engine.teacher.options import TeacherOptions  # noqa: E402
+
+SEED = 5  # the corpus's draws (none of the study's seeds)
+TEST_VARIANTS = 2
+TARGETS = ",".join(experts_corpus.TARGETS)
+SMOKE = {"per_language": 6, "max_steps": 2, "eval_every": 1, "variants": 1}
+
+
+def labelled(out: Path, threads: int) -> Workspace:
+    """The training side, labelled by the teacher (the teacher pass only: the kept set is every ok clip)."""
+    ws = out / "ws"
+    for line in score_workspace(out / "train" / "manifest.jsonl", ws, TeacherOptions(threads=threads), add="none",
+                                make_map=False):
+        print(f"  {line}", flush=True)
+    return Workspace(ws)
+
+
+def experts_trainable(languages: tuple[str, ...]) -> int:
+    """Trainable parameters of the experts student on the CPU route (decoder experts for `languages`)."""
+    from transformers import WhisperForConditionalGeneration
+
+    from engine.distill.experts import ExpertOptions, add_experts, parameter_counts
+    from engine.teacher.convert import resolve_hf_dir
+
+    teacher = WhisperForConditionalGeneration.from_pretrained(resolve_hf_dir(None))
+    model = add_experts(copy.deepcopy(teacher), languages, ExpertOptions(stacks=("decoder",)))
+    return parameter_counts(model)["trainable"]
+
+
+def arms(budget: dict) -> dict[str, tuple[DistillConfig, int]]:
+    """The three students, one budget: name → (options, trainable parameters on the CPU route)."""
+    from transformers import WhisperForConditionalGeneration
+
+    from engine.distill.lora import parameters_per_rank, rank_for
+    from engine.distill.student import parameter_count
+    from engine.teacher.convert import resolve_hf_dir
+
+    teacher = WhisperForConditionalGeneration.from_pretrained(resolve_hf_dir(None))
+    experts = experts_trainable(experts_corpus.TARGETS)
+    rank = rank_for(teacher, experts)
+    return {"fine-tuned": (DistillConfig(student="window", **budget), parameter_count(teacher.model.decoder)),
+            f"LoRA (rank {rank})": (DistillConfig(student="window", lora_rank=rank, **budget),
+                                    rank * parameters_per_rank(teacher)),
+            "experts": (DistillConfig(student="experts", languages=TARGETS, **budget), experts)}
+
+
+def trained(ws: Workspace, name: str, config: DistillConfig, trainable: int) -> dict:
+    """Distil (or resume) one student: its run folder, trainable parameters and training seconds."""
+    run = ws.path("runs") / name.split(" ")[0].lower()
+    result = distill(ws, config, run)
+    print(f"  {name}: {result.line()}", flush=True)
+    metrics = [json.loads(line) for line in (run / METRICS).read_text().splitlines()]
+    return {"run": run, "steps": result.steps, "trainable": trainable,
+            "train_seconds": sum(m.get("seconds", 0.0) for m in metrics if "loss" in m)}
+
+
+def models_per_language(runs: dict[str, dict]) -> dict[str, dict[str, tuple[Path, str]]]:
+    """model name → language → (CTranslate2 folder, window) that decodes that language's clips."""
+    teacher = resolve_teacher_dir(None)
+    models = {"teacher": {lang: (teacher, "full") for lang in experts_corpus.LANGUAGES},
+              "untouched student": {lang: (teacher, str(DistillConfig().window)) for lang in experts_corpus.LANGUAGES}}
+    for name, run in runs.items():
+        folder = run["run"]
+        models[name] = {lang: (folder / f"{STUDENT_CT2}-{lang}" if (folder / f"{STUDENT_CT2}-{lang}").is_dir()
+                               else folder / STUDENT_CT2, "full") for lang in experts_corpus.LANGUAGES}
+    return models
+
+
+def test_wer(models: dict[str, dict[str, tuple[Path, str]]], clips: pd.DataFrame) -> pd.DataFrame:
+    """Test WER per model (rows) and language (columns), every model on the same clips in one run."""
+    rows = {}
+    for name, per_language in models.items():
+        rows[name] = {}
+        for lang, (folder, window) in per_language.items():
+            part = clips[clips["lang"] == lang]
+            waveforms = [load_audio(p).samples for p in part["audio_filepath"]]
+            result = transcripts(folder, waveforms, list(part["lang"]), window=window)
+            rows[name][lang] = corpus_wer(list(part["reference"]), result.texts, list(part["lang"]))
+            rows[name][f"{lang} loops"] = result.hit_limit
+        print(f"  {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in rows[name].items() if "loops" not in k), flush=True)
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+
+
+def report(command: str, wer: pd.DataFrame, runs: dict[str, dict], counts: dict) -> str:
+    """The generated Markdown report."""
+    params = pd.DataFrame({name: {"trainable (M)": r["trainable"] / 1e6, "steps": r["steps"],
+                                  "train time (s)": r["train_seconds"]} for name, r in runs.items()}).T
+    params.index.name = "student"
+    targets = list(experts_corpus.TARGETS)
+    best = {lang: wer.loc[list(runs), lang].idxmin() for lang in targets}
+    english = wer.loc["experts", "en"] - wer.loc["untouched student", "en"] if "experts" in wer.index else float("nan")
+    lines = ["# Language experts vs fine-tuning and LoRA", "", f"Generated by `{command}`.", "",
+             f"Training clips: {counts['train']} ({', '.join(f'{k} {v}' for k, v in counts['train_langs'].items())}); "
+             f"test clips: {counts['test']} (sentences and voices not in training). Word error rate against the "
+             "references (Whisper normalisation), greedy, CTranslate2 int8.", "",
+             "## Test WER per language", "", markdown_table(wer), "",
+             "## Training", "", markdown_table(params, 2), "",
+             "## Findings", ""]
+    lines += [f"- {lang}: best student {best[lang]} ({wer.loc[best[lang], lang]:.3f}); experts "
+              f"{wer.loc['experts', lang]:.3f}, fine-tuned {wer.loc['fine-tuned', lang]:.3f}" for lang in targets]
+    lines.append(f"- English (no expert, must not get worse): experts {english * 100:+.1f} points against the "
+                 f"untouched student (goal: at most +1)")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True, help="corpus, workspace and runs (reused)")
+    parser.add_argument("--per-language", type=int, default=64, help="training clips per language")
+    parser.add_argument("--max-steps", type=int, default=150, help="optimiser steps per student")
+    parser.add_argument("--eval-every", type=int, default=25, help="steps between held-out checks")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for the teacher pass")
+    parser.add_argument("--smoke", action="store_true", help="a tiny corpus and two steps: checks the code")
+    parser.add_argument("--report", type=Path, help="write the Markdown report here")
+    args = parser.parse_args()
+    options = {"per_language": args.per_language, "max_steps": args.max_steps, "eval_every": args.eval_every,
+               "variants": TEST_VARIANTS} | (SMOKE if args.smoke else {})
+    started = time.perf_counter()
+    experts_corpus.build(args.out, options["per_language"], options["variants"], SEED)
+    ws = labelled(args.out, args.threads)
+    budget = {"max_steps": options["max_steps"], "eval_every": options["eval_every"],
+              "checkpoint_every": options["eval_every"], "seed": 0, "evaluate": True}
+    runs = {name: trained(ws, name, config, trainable) for name, (config, trainable) in arms(budget).items()}
+    clips = manifest_clips(args.out / "test" / "manifest.jsonl")
+    wer = test_wer(models_per_language(runs), clips)
+    train = ws.read_clips()
+    counts = {"train": len(train), "train_langs": pd.Series([c.lang for c in train]).value_counts().to_dict(),
+              "test": len(clips)}
+    command = "python benchmarks/experts.py --out DIR" + (" --smoke" if args.smoke else
+                                                          f" --per-language {args.per_language} --max-steps {args.max_steps}")
+    text = report(command, wer, runs, counts)
+    print(text)
+    print(f"in {time.perf_counter() - started:.0f} s")
+    if args.report:
+        write_text_atomic(args.report, text)
+
+
+if __name__ == "__main__":
+    main()
