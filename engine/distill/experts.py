@@ -56,6 +56,7 @@ import torch
 from torch import nn
 from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
+from engine.distill.config import GATE_BUDGET
 from engine.io.atomic import atomic_path
 
 EXPERTS_JSON = "experts.json"
@@ -71,7 +72,7 @@ class ExpertOptions:
     """CLSR settings; defaults are the reference's (file and name in each comment)."""
     languages: tuple[str, ...] = ()
     stacks: tuple[str, ...] = STACKS  # the reference's: every encoder and decoder layer gets experts
-    budget: float = 0.5  # train_distilwhisper.py --gate_budget default
+    budget: float = GATE_BUDGET  # train_distilwhisper.py --gate_budget default
     budget_weight: float = 1.0  # DistillationTrainer.compute_loss: student_loss.mean() + student_gate_loss
     gate_dim: int = 64  # DistilWhisperConfig clsr_gate_dim
     noise_scale: float = 5.0  # CLSRFFN.forward: alpha = min(step_proportion, 1) * 5
