@@ -86,19 +86,23 @@ def _validate(args: argparse.Namespace) -> None:
     print(f"{validation.line()}; report in {args.workspace}/{REPORTS}/")
 
 
-def _distill(args: argparse.Namespace) -> None:
+def distill_config(args: argparse.Namespace) -> DistillConfig:
+    """The run's options: the --config file's, else the command line's."""
     from dataclasses import fields
 
+    if args.config:
+        return DistillConfig.from_yaml(open(args.config, encoding="utf-8").read())
+    return DistillConfig(**{f.name: getattr(args, f.name) for f in fields(DistillConfig) if hasattr(args, f.name)})
+
+
+def _distill(args: argparse.Namespace) -> None:
     from engine.distill.jobs import run_dir
-    from engine.distill.train import DistillConfig, distill
+    from engine.distill.train import distill
     from engine.io.progress import progress_bar
     from engine.io.workspace import Workspace
 
     ws = Workspace(args.workspace)
-    if args.config:
-        config = DistillConfig.from_yaml(open(args.config, encoding="utf-8").read())
-    else:
-        config = DistillConfig(**{f.name: getattr(args, f.name) for f in fields(DistillConfig) if hasattr(args, f.name)})
+    config = distill_config(args)
     with progress_bar("distilling", unit="step") as progress:
         said: list[str] = []
 
