@@ -80,6 +80,22 @@ def test_a_tiny_job_runs_end_to_end(distill_page, artifacts):
     page.screenshot(path=str(artifacts / "distill-tab.png"), full_page=True)
 
 
+def test_an_experts_job_trains_and_saves_a_model_per_language(distill_page):
+    ws, page = distill_page
+    page.locator("#distill-student input").click()
+    page.get_by_role("option", name=re.compile("^experts")).click()
+    box = page.locator("#distill-languages").get_by_role("textbox")
+    box.fill("en")
+    box.press("Tab")
+    _start(page, "ui-experts", max_steps=2, batch_size=5)
+    _wait_status(page, ws, "ui-experts")
+    _wait_status(page, ws, "done")
+    run = ws.path("runs") / "ui-experts"
+    assert "language experts for en on the decoder layers only" in (run / "log.txt").read_text()
+    assert "student-ct2-en" in page.locator("#distill-result").inner_text()
+    assert (run / "student" / "experts.safetensors").is_file() and (run / "student-ct2-en" / "model.bin").is_file()
+
+
 def test_cancel_stops_the_job_after_a_checkpoint(distill_page):
     ws, page = distill_page
     _start(page, "ui-cancel", max_steps=500, batch_size=2)
