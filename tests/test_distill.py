@@ -524,6 +524,7 @@ def test_an_experts_run_trains_only_experts_and_gates_and_exports_a_model_per_la
     from safetensors.torch import load_file
     from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
+    from engine.distill.evaluate import format_table
     from engine.distill.experts import CHILD, load_experts
     from engine.distill.student import build_student, with_window
 
@@ -554,3 +555,4 @@ def test_an_experts_run_trains_only_experts_and_gates_and_exports_a_model_per_la
     student_report = report["models"]["student"]
     assert set(student_report["language_models"]) == {"en", "de"}
     assert set(student_report["wer_by_language"]) <= {"en", "de"} and report["clips"] == 2
+    assert all(f"| WER, {lang} |" in format_table(report) for lang in student_report["wer_by_language"])

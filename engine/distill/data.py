@@ -112,7 +112,8 @@ def cache_entries(rows: pd.DataFrame, tokenizers: tuple, configs: tuple) -> tupl
             continue
         identity = json.dumps([str(path), stat.st_size, stat.st_mtime_ns, tokens, teacher_tokens])
         entries.append(Entry(clip_id, str(path), tokens, teacher_tokens,
-                             hashlib.sha1(identity.encode()).hexdigest()[:20] + ".npz", lang or None))
+                             hashlib.sha1(identity.encode()).hexdigest()[:20] + ".npz",
+                             lang if isinstance(lang, str) and lang else None))
     return entries, skipped
 
 

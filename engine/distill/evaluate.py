@@ -146,8 +146,8 @@ def evaluate_run(run: str | Path, clips: pd.DataFrame, teacher: str | None = Non
             "wer": corpus_wer(labelled_refs, hypotheses, labelled_langs),
             "wer_by_language": wer_by_language(labelled_refs, hypotheses, labelled_langs),
         }
-    if language_models(run):
-        models["student"]["language_models"] = {lang: str(path) for lang, path in language_models(run).items()}
+    if per_language := language_models(run):
+        models["student"]["language_models"] = {lang: str(path) for lang, path in per_language.items()}
     models["student"]["wer_vs_teacher"] = corpus_wer(texts["teacher"], texts["student"], langs)
     return {"clips": len(waveforms), "labelled_clips": len(labelled), "audio_seconds": audio_seconds,
             "skipped": skipped, "models": models, "speedup": models["student"]["rtfx"] / models["teacher"]["rtfx"],
@@ -198,6 +198,9 @@ def format_table(report: dict) -> str:
         f"| transcripts cut at the token limit (loops) | {teacher['hit_limit']} | {student['hit_limit']} |",
         f"| decoding RTFx ({report['audio_seconds']:.0f} s of audio) | {teacher['rtfx']:.1f} | {student['rtfx']:.1f} |",
     ]
+    if "language_models" in student:  # an experts run: each language's clips decoded by its own model
+        lines += [f"| WER, {lang} | {pct(teacher['wer_by_language'].get(lang))} | {pct(wer)} |"
+                  for lang, wer in student["wer_by_language"].items()]
     if "disk_mb" in student:
         lines.append(f"| CTranslate2 model on disk | {teacher['disk_mb']:.0f} MB | {student['disk_mb']:.0f} MB |")
     if "verdict" in report:
