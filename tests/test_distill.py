@@ -515,8 +515,27 @@ def experts_run(tmp_path_factory):
     scores["status"] = "ok"
     ws.write_scores(scores)
     config = DistillConfig(student="experts", languages="en,de", teacher=str(tiny_teacher(root / "teacher")),
-                           max_steps=4, batch_size=4, lr=1e-2, heldout_fraction=0.3, eval_every=2, patience=0)
+                           max_steps=4, batch_size=4, lr=1e-2, heldout_fraction=0.3, eval_every=2, patience=0,
+                           freeze_encoder=True)  # the CPU default, said outright: the test must not depend on CUDA
     return ws, config, root / "run", distill(ws, config, root / "run")
+
+
+def test_an_experts_run_with_a_trained_encoder_gives_the_encoder_experts_too(experts_run):
+    from dataclasses import replace
+
+    from safetensors.torch import load_file
+
+    from engine.distill.experts import CHILD
+    from engine.distill.train import distill
+
+    ws, config, run, _ = experts_run
+    full = run.with_name("full")
+    distill(ws, replace(config, freeze_encoder=False, max_steps=2, evaluate=False), full)
+    assert "language experts for en, de on the encoder and decoder layers" in (full / LOG).read_text()
+    trained = torch.load(full / CHECKPOINT, weights_only=False)["model"]
+    untouched = load_file(str(full / STUDENT / "model.safetensors"))
+    fc1 = f"model.encoder.layers.1.{CHILD}.experts.en.fc1.weight"
+    assert not torch.equal(trained[fc1], untouched["model.encoder.layers.1.fc1.weight"])  # the encoder's experts learn
 
 
 def test_an_experts_run_trains_only_experts_and_gates_and_exports_a_model_per_language(experts_run):
