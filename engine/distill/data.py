@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -177,7 +177,7 @@ class Batch:
     topk_values: torch.Tensor  # (B, L, k) teacher logits
     topk_ids: torch.Tensor  # (B, L, k), in the student's vocabulary
     kd_mask: torch.Tensor  # (B, L) bool: the teacher's distribution is known at this position
-    langs: tuple[str | None, ...] = field(default=())  # (B,) each clip's language: routes language experts
+    langs: tuple[str | None, ...] = ()  # (B,) each clip's language: routes language experts
 
     def to(self, device) -> Batch:
         """The batch with its tensors on `device`."""
