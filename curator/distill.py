@@ -17,8 +17,8 @@ from engine.distill.config import WINDOW_SECONDS
 from engine.distill.data import kept_targets
 from engine.distill.evaluate import format_table
 from engine.distill.jobs import (
-    ACTIVE_STATES, CONFIG, EVAL, RUNS, STUDENT, STUDENT_CT2, JobRunning, cancel_job, list_runs, log_tail, read_metrics,
-    read_status, run_dir, running_job, start_job,
+    ACTIVE_STATES, CONFIG, EVAL, RUNS, STUDENT, STUDENT_CT2, JobRunning, cancel_job, language_models, list_runs, log_tail,
+    read_metrics, read_status, run_dir, running_job, start_job,
 )
 from engine.distill.train import DistillConfig, resolved_here, write_run_config
 from engine.io.workspace import Workspace
@@ -26,7 +26,8 @@ from engine.io.workspace import Workspace
 POLL_SECONDS = 1.0
 STUDENT_LABELS = {"pruned": "pruned: the teacher with fewer decoder layers",
                   "smaller": "smaller: Whisper tiny.en distilled from the teacher (English clips)",
-                  "window": f"window: the teacher's layers seeing {WINDOW_SECONDS} s, not 30 (clips up to {WINDOW_SECONDS} s)"}
+                  "window": f"window: the teacher's layers seeing {WINDOW_SECONDS} s, not 30 (clips up to {WINDOW_SECONDS} s)",
+                  "experts": "experts: window with a language expert per target language (only the experts train)"}
 LOSS_COLOUR, EVAL_COLOUR = "#2563eb", "#f97316"
 
 
@@ -43,11 +44,12 @@ def new_run_name() -> str:
     return time.strftime("run-%Y%m%d-%H%M%S")
 
 
-def config_from_form(student, decoder_layers, epochs, max_steps, batch_size, alpha_ce, alpha_kl, temperature,
+def config_from_form(student, languages, decoder_layers, epochs, max_steps, batch_size, alpha_ce, alpha_kl, temperature,
                      freeze_encoder) -> DistillConfig:
     """The form's values as a DistillConfig; a bad value becomes a readable error in the page."""
     try:
-        return DistillConfig(student=student, decoder_layers=int(decoder_layers) if decoder_layers else None,
+        return DistillConfig(student=student, languages=(languages or "").strip() or None,
+                             decoder_layers=int(decoder_layers) if decoder_layers else None,
                              epochs=float(epochs or 0),
                              max_steps=int(max_steps) if max_steps else None, batch_size=int(batch_size),
                              alpha_ce=float(alpha_ce), alpha_kl=float(alpha_kl), temperature=float(temperature),
@@ -106,8 +108,10 @@ def result_markdown(run: Path | None) -> str:
     import json
 
     report = json.loads((run / EVAL).read_text())
+    per_language = "".join(f", for {lang} in `{path}`" for lang, path in language_models(run).items())
     return (f"### Teacher vs student ({report['clips']} {report.get('split', '')} clips)\n\n{format_table(report)}\n\n"
-            f"Saved for transformers in `{run / STUDENT}` and for faster-whisper / CTranslate2 in `{run / STUDENT_CT2}`.")
+            f"Saved for transformers in `{run / STUDENT}` and for faster-whisper / CTranslate2 in `{run / STUDENT_CT2}`"
+            f"{per_language}.")
 
 
 def active(ws: Workspace, run: Path | None) -> bool:
@@ -185,6 +189,8 @@ def build(ws: Workspace, app: gr.Blocks) -> DistillTab:
                           elem_id="distill-run-name")
         student = gr.Dropdown([(label, kind) for kind, label in STUDENT_LABELS.items()], value=default.student,
                               label="Student", elem_id="distill-student")
+        languages = gr.Textbox(default.languages or "", label="Languages (experts only: one expert each, e.g. de,fr)",
+                               placeholder="de,fr", elem_id="distill-languages")
         decoder_layers = gr.Number(default.decoder_layers or 0, precision=0, minimum=0,
                                    label="Decoder layers (0: pruned 2, else all)", elem_id="distill-decoder-layers")
         freeze = gr.Checkbox(default.freeze_encoder, label="Frozen encoder (outputs cached once; fast on CPU)",
@@ -206,7 +212,7 @@ def build(ws: Workspace, app: gr.Blocks) -> DistillTab:
     result = gr.Markdown(elem_id="distill-result")
     timer = gr.Timer(POLL_SECONDS, active=False)
     run = gr.State(None)
-    form = [student, decoder_layers, epochs, max_steps, batch_size, alpha_ce, alpha_kl, temperature, freeze]
+    form = [student, languages, decoder_layers, epochs, max_steps, batch_size, alpha_ce, alpha_kl, temperature, freeze]
     tab = DistillTab(kept, name, form, start_button, cancel_button, [status, plot, log, result, timer], timer, run)
     _wire(tab, ws, app)
     return tab

@@ -42,3 +42,16 @@ def test_input_without_audio_is_one_readable_sentence(tmp_path, capsys):
     (tmp_path / "in").mkdir()
     assert main(["score", str(tmp_path / "in"), "--workspace", str(tmp_path / "ws")]) == 1
     assert "no audio clips found" in capsys.readouterr().err
+
+
+def test_distill_takes_the_experts_options(tmp_path, capsys):
+    from whisper_curator.cli import distill_config
+
+    args = build_parser().parse_args(["distill", "ws", "--student", "experts", "--languages", "de,fr", "--gate-budget", "0.3"])
+    config = distill_config(args)
+    assert (config.student, config.language_list, config.gate_budget) == ("experts", ("de", "fr"), 0.3)
+    assert distill_config(build_parser().parse_args(["distill", "ws"])).languages is None
+    assert main(["distill", str(tmp_path / "ws"), "--student", "window", "--languages", "de"]) == 1
+    assert "experts student only" in capsys.readouterr().err
+    assert main(["distill", str(tmp_path / "ws"), "--student", "experts"]) == 1
+    assert "needs distinct target languages" in capsys.readouterr().err

@@ -461,3 +461,117 @@ def test_a_window_student_skips_clips_longer_than_its_window(tiny):
     assert done.returncode == 0, done.stderr[-2000:]
     log = (ws.path("runs") / "short" / LOG).read_text()
     assert log.count(f"than the student's {window} s window") == (durations > window).sum()
+
+
+def test_the_experts_student_needs_languages_and_other_kinds_refuse_them():
+    config = DistillConfig(student="experts", languages="de, fr", gate_budget=0.3)
+    assert config.language_list == ("de", "fr") and config.window == 10  # a window student's window
+    assert DistillConfig.from_yaml(config.to_yaml()) == config
+    for bad in ({}, {"languages": ""}, {"languages": "de,de"}, {"languages": "de,"}, {"languages": "de", "gate_budget": 2}):
+        with pytest.raises(ValueError):
+            DistillConfig(student="experts", **bad)
+    for kind in ("pruned", "smaller", "window"):
+        for option in ({"languages": "de"}, {"gate_budget": 0.5}):
+            with pytest.raises(ValueError, match="experts student only"):
+                DistillConfig(student=kind, **option)
+
+
+def tiny_teacher(folder: Path) -> Path:
+    """A random two-layer Whisper with the bundled teacher's multilingual vocabulary and processor, saved as a
+    transformers folder: a teacher for runs that only need to go end to end."""
+    import copy
+
+    from transformers import WhisperForConditionalGeneration, WhisperProcessor
+
+    from engine.teacher.convert import hf_teacher_dir
+
+    source = WhisperForConditionalGeneration.from_pretrained(hf_teacher_dir())
+    config = copy.deepcopy(source.config)
+    for name, value in {"d_model": 64, "encoder_layers": 2, "decoder_layers": 2, "encoder_attention_heads": 2,
+                        "decoder_attention_heads": 2, "encoder_ffn_dim": 128, "decoder_ffn_dim": 128}.items():
+        setattr(config, name, value)
+    torch.manual_seed(0)
+    model = WhisperForConditionalGeneration(config)
+    model.generation_config = copy.deepcopy(source.generation_config)
+    model.generation_config.alignment_heads = [[1, 0], [1, 1]]
+    model.save_pretrained(folder)
+    processor = WhisperProcessor.from_pretrained(hf_teacher_dir())
+    processor.save_pretrained(folder)
+    processor.feature_extractor.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def experts_run(tmp_path_factory):
+    """An experts student of a tiny teacher trained for a few CPU steps on six tone clips, half German:
+    (workspace, config, run folder, result)."""
+    from engine.distill.train import distill
+    from testing.dummies import dummy_workspace
+
+    root = tmp_path_factory.mktemp("experts")
+    ws = dummy_workspace(root / "ws", n=7)
+    scores = ws.read_scores()
+    scores["lang"] = ["en", "de"] * 3 + ["en"]
+    scores["status"] = "ok"
+    ws.write_scores(scores)
+    config = DistillConfig(student="experts", languages="en,de", teacher=str(tiny_teacher(root / "teacher")),
+                           max_steps=4, batch_size=4, lr=1e-2, heldout_fraction=0.3, eval_every=2, patience=0,
+                           freeze_encoder=True)  # the CPU default, said outright: the test must not depend on CUDA
+    return ws, config, root / "run", distill(ws, config, root / "run")
+
+
+def test_an_experts_run_with_a_trained_encoder_gives_the_encoder_experts_too(experts_run):
+    from dataclasses import replace
+
+    from safetensors.torch import load_file
+
+    from engine.distill.experts import CHILD
+    from engine.distill.train import distill
+
+    ws, config, run, _ = experts_run
+    full = run.with_name("full")
+    distill(ws, replace(config, freeze_encoder=False, max_steps=2, evaluate=False), full)
+    assert "language experts for en, de on the encoder and decoder layers" in (full / LOG).read_text()
+    trained = torch.load(full / CHECKPOINT, weights_only=False)["model"]
+    untouched = load_file(str(full / STUDENT / "model.safetensors"))
+    fc1 = f"model.encoder.layers.1.{CHILD}.experts.en.fc1.weight"
+    assert not torch.equal(trained[fc1], untouched["model.encoder.layers.1.fc1.weight"])  # the encoder's experts learn
+
+
+def test_an_experts_run_trains_only_experts_and_gates_and_exports_a_model_per_language(experts_run):
+    from faster_whisper import WhisperModel
+    from safetensors.torch import load_file
+    from transformers import WhisperForConditionalGeneration, WhisperProcessor
+
+    from engine.distill.evaluate import format_table
+    from engine.distill.experts import CHILD, load_experts
+    from engine.distill.student import build_student, with_window
+
+    ws, config, run, result = experts_run
+    assert result.stage == "done" and result.steps == 4
+    log = (run / LOG).read_text()
+    assert "language experts for en, de on the decoder layers only" in log and "merged with the expert in" in log
+    assert all("budget" in s and s["budget"] >= 0 for s in _steps(run))
+    teacher = WhisperForConditionalGeneration.from_pretrained(config.teacher)
+    untouched, _ = build_student("experts", teacher, Path(config.teacher))
+    with_window(untouched, WhisperProcessor.from_pretrained(config.teacher), config.window)
+    base = load_file(str(run / STUDENT / "model.safetensors"))
+    assert set(base) <= set(untouched.state_dict())
+    assert all(torch.equal(base[k], v) for k, v in untouched.state_dict().items() if k in base)  # the base never moved
+    student = load_experts(run / STUDENT)
+    assert not any(hasattr(layer, CHILD) for layer in student.model.encoder.layers)
+    trained = torch.load(run / CHECKPOINT, weights_only=False)["model"]  # the last step's (student/ is the best check's)
+    assert trained and all(f".{CHILD}." in k for k in trained)
+    for lang in ("en", "de"):  # every expert learnt away from its copy of the shared block
+        fc1 = f"model.decoder.layers.0.{CHILD}.experts.{lang}.fc1.weight"
+        assert not torch.equal(trained[fc1], student.model.decoder.layers[0].fc1.weight)
+    for folder in ("student-ct2-en", "student-ct2-de", STUDENT_CT2):
+        model = WhisperModel(str(run / folder), device="cpu", compute_type="int8")
+        segments, _ = model.transcribe(ws.table().iloc[0]["audio_filepath"], language="de", beam_size=1,
+                                       condition_on_previous_text=False, without_timestamps=True)
+        list(segments)
+    report = json.loads((run / EVAL).read_text())
+    student_report = report["models"]["student"]
+    assert set(student_report["language_models"]) == {"en", "de"}
+    assert set(student_report["wer_by_language"]) <= {"en", "de"} and report["clips"] == 2
+    assert all(f"| WER, {lang} |" in format_table(report) for lang in student_report["wer_by_language"])

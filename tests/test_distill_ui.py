@@ -37,6 +37,16 @@ def _start(page, name: str, max_steps: int, batch_size: int) -> None:
     page.locator("#distill-button").click()
 
 
+def _choose(page, student: str, languages: str) -> None:
+    """Pick a student kind in the dropdown and fill the languages box."""
+    page.locator("#distill-student input").click()
+    page.get_by_role("option", name=re.compile(f"^{student}:")).click()
+    box = page.locator("#distill-languages").get_by_role("textbox")
+    box.fill(languages)
+    box.press("Tab")
+    expect(box).to_have_value(languages)
+
+
 def _wait_status(page, ws, text: str | re.Pattern, timeout: int = LONG) -> None:
     """Wait until the status line shows `text`; fail at once, with the job's files, if the job died."""
     status = page.locator("#distill-status")
@@ -78,6 +88,19 @@ def test_a_tiny_job_runs_end_to_end(distill_page, artifacts):
     assert page.locator("#distill-plot .js-plotly-plot").count() == 1
     assert "held-out loss" in page.locator("#distill-log").get_by_role("textbox").input_value()
     page.screenshot(path=str(artifacts / "distill-tab.png"), full_page=True)
+
+
+def test_an_experts_job_trains_and_saves_a_model_per_language(distill_page):
+    ws, page = distill_page
+    _choose(page, "experts", "en")
+    _start(page, "ui-experts", max_steps=2, batch_size=5)
+    _wait_status(page, ws, "ui-experts")
+    _wait_status(page, ws, "done")
+    _choose(page, "window", "")  # the form as the other tests expect it
+    run = ws.path("runs") / "ui-experts"
+    assert "language experts for en on the decoder layers only" in (run / "log.txt").read_text()
+    assert "student-ct2-en" in page.locator("#distill-result").inner_text()
+    assert (run / "student" / "experts.safetensors").is_file() and (run / "student-ct2-en" / "model.bin").is_file()
 
 
 def test_cancel_stops_the_job_after_a_checkpoint(distill_page):

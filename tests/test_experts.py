@@ -248,3 +248,24 @@ def test_each_token_takes_the_block_its_gate_picks(pair):
         assert 0 < g.sum() < 6  # both blocks in use
         assert torch.equal(out[0], torch.where(g.bool(), experts.experts["de"](x[:1]), shared[:1])[0])
         assert torch.equal(out[1], shared[1])
+
+
+def test_decoder_only_experts_leave_the_encoder_untouched_and_round_trip(tmp_path):
+    original = tiny_whisper()
+    options = ExpertOptions(stacks=("decoder",), skip_gate_prob=0.0)
+    model = add_experts(copy.deepcopy(original), LANGS, options)
+    assert not any(hasattr(layer, CHILD) for layer in model.model.encoder.layers)
+    assert all(hasattr(layer, CHILD) for layer in model.model.decoder.layers)
+    perturb(model, gates=True, seed=8)
+    inputs = batch()
+    set_languages(model, language_ids(model, ["fr", "de", "fr"]))
+    with torch.no_grad():
+        assert torch.equal(model.model.encoder(inputs["input_features"]).last_hidden_state,
+                           original.model.encoder(inputs["input_features"]).last_hidden_state)
+    assert len(gate_decisions(model, "fr", **inputs)) == 2 and len(merged_for_language(model, "de").model.decoder.layers) == 2
+    loaded = load_experts(save_experts(model, None, tmp_path / "experts")).eval()
+    assert loaded.expert_routing.options.stacks == ("decoder",)
+    set_languages(loaded, language_ids(loaded, ["fr", "de", "fr"]))
+    assert torch.equal(logits(loaded, inputs), logits(model, inputs))
+    with pytest.raises(ValueError, match="stacks"):
+        add_experts(tiny_whisper(), LANGS, ExpertOptions(stacks=("decoder", "middle")))

@@ -507,3 +507,13 @@ def test_a_map_written_while_the_app_runs_shows_after_a_reload(tmp_path, artifac
         assert drawn_ids(page) == set(ws.read_scores()["id"])
         expect(page.locator("#map-make")).to_be_hidden()
         page.screenshot(path=str(artifacts / "ui-map-reloaded.png"), full_page=True)
+
+
+def test_the_distill_form_makes_an_experts_config_and_refuses_languages_for_other_students():
+    form = [2, 10.0, 4, 8, 0.8, 1.0, 2.0, True]  # decoder layers … frozen encoder
+    config = distill_tab.config_from_form("experts", " de,fr ", *form)
+    assert (config.student, config.language_list) == ("experts", ("de", "fr"))
+    assert distill_tab.config_from_form("window", "", *form).languages is None
+    for student, languages in (("window", "de"), ("experts", "")):
+        with pytest.raises(gr.Error, match="Check the form"):
+            distill_tab.config_from_form(student, languages, *form)

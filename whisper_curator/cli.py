@@ -9,7 +9,9 @@ from collections.abc import Callable
 from curator import HOST, PORT
 from engine.analysis.mapping import FIT_ROWS, MAP_EMBEDDINGS
 from engine.analysis.mapping import SEED as MAP_SEED
-from engine.distill.config import CHECKS_PER_RUN, PRECISIONS, STUDENT_KINDS, WINDOW_SECONDS, DistillConfig
+from engine.distill.config import (
+    CHECKS_PER_RUN, GATE_BUDGET, PRECISIONS, STUDENT_KINDS, WINDOW_SECONDS, DistillConfig,
+)
 from engine.extras import EXTRAS, ExtraOptions
 from engine.io.export import FORMATS
 from engine.scoring.pipeline import ScoreOptions
@@ -84,19 +86,23 @@ def _validate(args: argparse.Namespace) -> None:
     print(f"{validation.line()}; report in {args.workspace}/{REPORTS}/")
 
 
-def _distill(args: argparse.Namespace) -> None:
+def distill_config(args: argparse.Namespace) -> DistillConfig:
+    """The run's options: the --config file's, else the command line's."""
     from dataclasses import fields
 
+    if args.config:
+        return DistillConfig.from_yaml(open(args.config, encoding="utf-8").read())
+    return DistillConfig(**{f.name: getattr(args, f.name) for f in fields(DistillConfig) if hasattr(args, f.name)})
+
+
+def _distill(args: argparse.Namespace) -> None:
     from engine.distill.jobs import run_dir
-    from engine.distill.train import DistillConfig, distill
+    from engine.distill.train import distill
     from engine.io.progress import progress_bar
     from engine.io.workspace import Workspace
 
     ws = Workspace(args.workspace)
-    if args.config:
-        config = DistillConfig.from_yaml(open(args.config, encoding="utf-8").read())
-    else:
-        config = DistillConfig(**{f.name: getattr(args, f.name) for f in fields(DistillConfig) if hasattr(args, f.name)})
+    config = distill_config(args)
     with progress_bar("distilling", unit="step") as progress:
         said: list[str] = []
 
@@ -273,7 +279,8 @@ def _add_distill(commands) -> None:
 DISTILL_OPTIONS = {  # DistillConfig field → its --option's argparse settings (the default comes from DistillConfig)
     "student": {"choices": STUDENT_KINDS, "help": "pruned: the teacher with fewer layers; smaller: a smaller "
                 "pretrained Whisper (--student-model) distilled from the teacher; window: the teacher's layers with a "
-                "shorter encoder window (--window-seconds)"},
+                "shorter encoder window (--window-seconds); experts: window with DistilWhisper's language experts "
+                "(--languages), only the experts and their gates train"},
     "student_model": {"help": "smaller: tiny.en (the bundled Whisper tiny.en, English clips only), a transformers "
                       "Whisper id or folder, or a CTranslate2 folder; default: tiny.en"},
     "decoder_layers": {"type": int, "help": "student decoder layers, copied from evenly spaced layers of the teacher "
@@ -283,6 +290,10 @@ DISTILL_OPTIONS = {  # DistillConfig field → its --option's argparse settings 
     "window_seconds": {"type": int, "help": f"the student's encoder window in seconds, any kind (default: "
                        f"{WINDOW_SECONDS} for window, else Whisper's 30); longer clips are skipped, shorter ones decode "
                        "faster"},
+    "languages": {"help": "experts: comma list of target languages, one expert each (e.g. de,fr); each clip is "
+                  "routed by its language; writes student-ct2-LANG per language, student-ct2 for the others"},
+    "gate_budget": {"type": float, "help": "experts: the mean gate value (share of tokens through the experts) "
+                    f"the budget loss aims at (default: {GATE_BUDGET}, the reference's)"},
     "epochs": {"type": float, "help": "passes over the training clips"},
     "max_steps": {"type": int, "help": "optimiser steps; overrides --epochs"},
     "batch_size": {"type": int, "help": "clips per micro-batch and process"},

@@ -7,21 +7,27 @@ from dataclasses import asdict, dataclass, fields
 import yaml
 
 PRECISIONS = ("auto", "no", "bf16", "fp16")
-STUDENT_KINDS = ("pruned", "smaller", "window")
+STUDENT_KINDS = ("pruned", "smaller", "window", "experts")
+TEACHER_LAYER_KINDS = ("pruned", "window", "experts")  # kinds made of the teacher's own layers
+WINDOWED_KINDS = ("window", "experts")  # kinds whose encoder sees WINDOW_SECONDS unless told
 WINDOW_SECONDS = 10  # a window student's encoder window unless told (docs/student_windows.md: the teacher at 10 s on short clips)
 FULL_WINDOW_SECONDS = 30  # Whisper's own
 CHECKS_PER_RUN = 10  # held-out checks in a run without --eval-every
+GATE_BUDGET = 0.5  # an experts student's gate budget unless told: the reference's (train_distilwhisper.py --gate_budget)
 
 
 @dataclass(frozen=True)
 class DistillConfig:
     # student: pruned = the teacher with fewer layers; smaller = a smaller pretrained Whisper (student_model);
-    # window = the teacher's layers with a shorter encoder window (window_seconds)
+    # window = the teacher's layers with a shorter encoder window (window_seconds); experts = a window student with
+    # DistilWhisper's language experts (engine.distill.experts): only the experts and their gates train
     student: str = "window"  # the default: docs/students.md's recommendation (≥ 2x faster, no loops, best held-out WER)
     student_model: str | None = None  # smaller: tiny.en (bundled), a transformers id/folder or a CTranslate2 folder
     decoder_layers: int | None = None  # copied from evenly spaced source layers; None: 2 when pruned, else all
     encoder_layers: int | None = None  # None: all of the source's
-    window_seconds: int | None = None  # the student's encoder window; None: WINDOW_SECONDS for window, else Whisper's 30 s
+    window_seconds: int | None = None  # the student's encoder window; None: WINDOW_SECONDS for window and experts, else 30 s
+    languages: str | None = None  # experts: comma list of the target languages ("de,fr"), one expert each
+    gate_budget: float | None = None  # experts: the mean gate value the budget loss aims at; None: GATE_BUDGET
     # how long (max_steps wins over epochs)
     epochs: float = 10.0
     max_steps: int | None = None
@@ -73,13 +79,31 @@ class DistillConfig:
             raise ValueError("heldout_fraction and warmup_fraction must be in [0, 1)")
         if self.student not in STUDENT_KINDS:
             raise ValueError(f"student must be one of {', '.join(STUDENT_KINDS)}, not {self.student!r}")
+        self._check_experts()
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+
+    def _check_experts(self) -> None:
+        """languages are required for experts and refused otherwise, as is gate_budget."""
+        if self.student != "experts":
+            if self.languages is not None or self.gate_budget is not None:
+                raise ValueError("languages and gate_budget are options of the experts student only")
+            return
+        langs = self.language_list
+        if not all(langs) or len(set(langs)) != len(langs):
+            raise ValueError(f"the experts student needs distinct target languages (e.g. de,fr), not {self.languages!r}")
+        if self.gate_budget is not None and not 0 <= self.gate_budget <= 1:
+            raise ValueError(f"gate_budget must be in [0, 1], not {self.gate_budget}")
+
+    @property
+    def language_list(self) -> tuple[str, ...]:
+        """`languages` as a tuple: "de, fr" → ("de", "fr"); ("",) when unset or empty."""
+        return tuple(lang.strip() for lang in (self.languages or "").split(","))
 
     @property
     def window(self) -> int:
         """The student's encoder window in seconds."""
-        return self.window_seconds or (WINDOW_SECONDS if self.student == "window" else FULL_WINDOW_SECONDS)
+        return self.window_seconds or (WINDOW_SECONDS if self.student in WINDOWED_KINDS else FULL_WINDOW_SECONDS)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(asdict(self), sort_keys=False)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -90,6 +90,7 @@ class Entry:
     tokens: list[int]
     teacher_tokens: list[int]
     name: str
+    lang: str | None = None  # the clip's language (scores table), for a student with language experts
 
 
 def cache_entries(rows: pd.DataFrame, tokenizers: tuple, configs: tuple) -> tuple[list[Entry], dict[str, str]]:
@@ -111,7 +112,8 @@ def cache_entries(rows: pd.DataFrame, tokenizers: tuple, configs: tuple) -> tupl
             continue
         identity = json.dumps([str(path), stat.st_size, stat.st_mtime_ns, tokens, teacher_tokens])
         entries.append(Entry(clip_id, str(path), tokens, teacher_tokens,
-                             hashlib.sha1(identity.encode()).hexdigest()[:20] + ".npz"))
+                             hashlib.sha1(identity.encode()).hexdigest()[:20] + ".npz",
+                             lang if isinstance(lang, str) and lang else None))
     return entries, skipped
 
 
@@ -175,6 +177,11 @@ class Batch:
     topk_values: torch.Tensor  # (B, L, k) teacher logits
     topk_ids: torch.Tensor  # (B, L, k), in the student's vocabulary
     kd_mask: torch.Tensor  # (B, L) bool: the teacher's distribution is known at this position
+    langs: tuple[str | None, ...] = ()  # (B,) each clip's language: routes language experts
+
+    def to(self, device) -> Batch:
+        """The batch with its tensors on `device`."""
+        return replace(self, **{f.name: getattr(self, f.name).to(device) for f in fields(self) if f.name != "langs"})
 
 
 class TeacherCache:
@@ -208,7 +215,8 @@ class TeacherCache:
             dec[b, :n], labels[b, :n] = seq[:-1], seq[1:]
             values[b, :n], ids[b, :n], kd_mask[b, :n] = f["topk_values"], f["topk_ids"], f["kd_mask"]
         inputs = np.stack([f["inputs"] for f in files]).astype(np.float32)
-        return Batch(*(torch.from_numpy(a) for a in (inputs, dec, labels, values, ids, kd_mask)))
+        return Batch(*(torch.from_numpy(a) for a in (inputs, dec, labels, values, ids, kd_mask)),
+                     tuple(self.entries[i].lang for i in rows))
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.distill.jobs import STUDENT, STUDENT_CT2
+from engine.distill.jobs import STUDENT, STUDENT_CT2, language_models
 from engine.io.audio import AudioError, load_audio, total_seconds
 from engine.scores.reference_wer import wer
 from engine.teacher import load_teacher
@@ -29,7 +29,7 @@ def parameter_count(hf_dir: str | Path) -> int:
     from safetensors import safe_open
 
     total = 0
-    for path in sorted(Path(hf_dir).glob("*.safetensors")):
+    for path in sorted(Path(hf_dir).glob("model*.safetensors")):  # the model's (an experts folder's base)
         with safe_open(str(path), "pt") as f:
             total += sum(int(np.prod(f.get_slice(name).get_shape())) for name in f.keys())
     return total
@@ -66,6 +66,31 @@ def transcripts(ct2_dir: str | Path, waveforms: list[np.ndarray], langs: list[st
     return Transcripts([texts[i] for i in range(len(waveforms))], time.perf_counter() - started, loops)
 
 
+def student_transcripts(run: Path, waveforms: list[np.ndarray], langs: list[str | None]) -> Transcripts:
+    """`transcripts` of the run's student: in an experts run each clip by its language's model
+    (student-ct2-<lang>), a clip of any other language by the shared one (student-ct2)."""
+    models = language_models(run)
+    groups: dict[Path, list[int]] = {}
+    for i, lang in enumerate(langs):
+        groups.setdefault(models.get(lang, run / STUDENT_CT2), []).append(i)
+    texts, seconds, loops = [""] * len(waveforms), 0.0, 0
+    for ct2_dir, rows in groups.items():
+        result = transcripts(ct2_dir, [waveforms[i] for i in rows], [langs[i] for i in rows])
+        for i, text in zip(rows, result.texts):
+            texts[i] = text
+        seconds, loops = seconds + result.seconds, loops + result.hit_limit
+    return Transcripts(texts, seconds, loops)
+
+
+def wer_by_language(references: list[str], hypotheses: list[str], langs: list[str | None]) -> dict[str, float | None]:
+    """`corpus_wer` per language ("none" for clips without one)."""
+    groups: dict[str, list[int]] = {}
+    for i, lang in enumerate(langs):
+        groups.setdefault(lang or "none", []).append(i)
+    return {lang: corpus_wer([references[i] for i in rows], [hypotheses[i] for i in rows], [langs[i] for i in rows])
+            for lang, rows in sorted(groups.items())}
+
+
 def transcribe(ct2_dir: str | Path, waveforms: list[np.ndarray], langs: list[str | None],
                batch_size: int = 8) -> tuple[list[str], float]:
     """(texts, seconds) of `transcripts`."""
@@ -83,8 +108,9 @@ def evaluate_run(run: str | Path, clips: pd.DataFrame, teacher: str | None = Non
     """Teacher vs the run's student on `clips` (audio_filepath, lang, optional reference).
 
     Returns {"clips", "labelled_clips", "audio_seconds", "skipped", "models": {"teacher": {...},
-    "student": {...}}, "speedup"}; each model has parameters, layers, wer (None without references),
-    rtfx, seconds and hit_limit (transcripts cut at the token limit); the student also wer_vs_teacher.
+    "student": {...}}, "speedup"}; each model has parameters, layers, wer (None without references) and
+    wer_by_language, rtfx, seconds and hit_limit (transcripts cut at the token limit); the student also
+    wer_vs_teacher, and in an experts run language_models (each clip decoded by its language's model).
     """
     from engine.teacher.convert import resolve_hf_dir
 
@@ -105,17 +131,23 @@ def evaluate_run(run: str | Path, clips: pd.DataFrame, teacher: str | None = Non
     audio_seconds = total_seconds(waveforms)
     paths = {"teacher": (resolve_teacher_dir(teacher), resolve_hf_dir(teacher)),
              "student": (run / STUDENT_CT2, run / STUDENT)}
+    results = {"teacher": transcripts(paths["teacher"][0], waveforms, langs),
+               "student": student_transcripts(run, waveforms, langs)}
+    labelled_refs, labelled_langs = [references[i] for i in labelled], [langs[i] for i in labelled]
     models, texts = {}, {}
     for name, (ct2_dir, hf_dir) in paths.items():
-        result = transcripts(ct2_dir, waveforms, langs)
+        result = results[name]
         texts[name] = result.texts
+        hypotheses = [texts[name][i] for i in labelled]
         models[name] = {
             "path": str(ct2_dir), **_model_facts(Path(hf_dir)), "disk_mb": folder_megabytes(ct2_dir),
             "seconds": result.seconds,
             "rtfx": audio_seconds / result.seconds, "hit_limit": result.hit_limit,
-            "wer": corpus_wer([references[i] for i in labelled], [texts[name][i] for i in labelled],
-                              [langs[i] for i in labelled]),
+            "wer": corpus_wer(labelled_refs, hypotheses, labelled_langs),
+            "wer_by_language": wer_by_language(labelled_refs, hypotheses, labelled_langs),
         }
+    if per_language := language_models(run):
+        models["student"]["language_models"] = {lang: str(path) for lang, path in per_language.items()}
     models["student"]["wer_vs_teacher"] = corpus_wer(texts["teacher"], texts["student"], langs)
     return {"clips": len(waveforms), "labelled_clips": len(labelled), "audio_seconds": audio_seconds,
             "skipped": skipped, "models": models, "speedup": models["student"]["rtfx"] / models["teacher"]["rtfx"],
@@ -166,6 +198,9 @@ def format_table(report: dict) -> str:
         f"| transcripts cut at the token limit (loops) | {teacher['hit_limit']} | {student['hit_limit']} |",
         f"| decoding RTFx ({report['audio_seconds']:.0f} s of audio) | {teacher['rtfx']:.1f} | {student['rtfx']:.1f} |",
     ]
+    if "language_models" in student:  # an experts run: each language's clips decoded by its own model
+        lines += [f"| WER, {lang} | {pct(teacher['wer_by_language'].get(lang))} | {pct(wer)} |"
+                  for lang, wer in student["wer_by_language"].items()]
     if "disk_mb" in student:
         lines.append(f"| CTranslate2 model on disk | {teacher['disk_mb']:.0f} MB | {student['disk_mb']:.0f} MB |")
     if "verdict" in report:

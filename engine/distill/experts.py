@@ -34,6 +34,9 @@ Deviations, and why:
   (shared at `config.dropout`, expert at 0.3). The expert's own 0.3 is applied before the mix, so with
   `config.dropout == 0` (this project's students) the two agree;
 - the skip draw uses torch's generator (not `random.uniform`), so gradient checkpointing's replay repeats it;
+- `ExpertOptions.stacks` may leave out a stack (default both, as the reference). Distillation's CPU route
+  freezes the encoder and trains on its cached outputs, so encoder experts could not train there; it gives
+  the decoder layers experts only (engine.distill.train);
 - the reference's unused options (`clsr_residual`, `is_warm_up`, forced off in the trainer) are left out.
 
 Use: `add_experts(student, ["fr", "de"])`; per batch `set_languages(student, language_ids(student, langs))`
@@ -53,6 +56,7 @@ import torch
 from torch import nn
 from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
+from engine.distill.config import GATE_BUDGET
 from engine.io.atomic import atomic_path
 
 EXPERTS_JSON = "experts.json"
@@ -60,13 +64,15 @@ EXPERTS_WEIGHTS = "experts.safetensors"
 CHILD = "language_experts"  # the module added to every layer; its weights are the trainable ones
 NO_EXPERT = -1  # language id of an example that takes the shared path
 GATE_MODES = ("auto", "shared", "expert")
+STACKS = ("encoder", "decoder")
 
 
 @dataclass(frozen=True)
 class ExpertOptions:
     """CLSR settings; defaults are the reference's (file and name in each comment)."""
     languages: tuple[str, ...] = ()
-    budget: float = 0.5  # train_distilwhisper.py --gate_budget default
+    stacks: tuple[str, ...] = STACKS  # the reference's: every encoder and decoder layer gets experts
+    budget: float = GATE_BUDGET  # train_distilwhisper.py --gate_budget default
     budget_weight: float = 1.0  # DistillationTrainer.compute_loss: student_loss.mean() + student_gate_loss
     gate_dim: int = 64  # DistilWhisperConfig clsr_gate_dim
     noise_scale: float = 5.0  # CLSRFFN.forward: alpha = min(step_proportion, 1) * 5
@@ -179,35 +185,49 @@ class LanguageExperts(nn.Module):
         return torch.sigmoid(logit + routing.options.noise_scale * progress * torch.randn_like(logit))
 
 
-def _named_layers(model: WhisperForConditionalGeneration) -> Iterator[tuple[str, nn.Module]]:
-    """(state-dict prefix, layer) for every encoder layer, then every decoder layer."""
-    for stack in ("encoder", "decoder"):
-        for i, layer in enumerate(getattr(model.model, stack).layers):
-            yield f"model.{stack}.layers.{i}", layer
+def _named_layers(model: WhisperForConditionalGeneration, stacks: Sequence[str]) -> Iterator[tuple[str, nn.Module]]:
+    """(state-dict prefix, layer) for every layer of `stacks` (encoder layers first)."""
+    for stack in STACKS:
+        if stack in stacks:
+            for i, layer in enumerate(getattr(model.model, stack).layers):
+                yield f"model.{stack}.layers.{i}", layer
+
+
+def _expert_layers(model: WhisperForConditionalGeneration) -> list[tuple[str, nn.Module]]:
+    """(prefix, layer) of the layers that have experts."""
+    return list(_named_layers(model, routing(model).options.stacks))
 
 
 def _experts(model: WhisperForConditionalGeneration) -> list[LanguageExperts]:
-    return [getattr(layer, CHILD) for _, layer in _named_layers(model)]
+    return [getattr(layer, CHILD) for _, layer in _expert_layers(model)]
+
+
+def has_experts(model: torch.nn.Module) -> bool:
+    return isinstance(getattr(model, "expert_routing", None), Routing)
 
 
 def routing(model: WhisperForConditionalGeneration) -> Routing:
     """The model's routing state (options, languages of the batch, gate mode, progress)."""
-    if not isinstance(getattr(model, "expert_routing", None), Routing):
+    if not has_experts(model):
         raise ValueError("the model has no language experts (add_experts)")
     return model.expert_routing
 
 
 def add_experts(model: WhisperForConditionalGeneration, languages: Sequence[str],
                 options: ExpertOptions | None = None) -> WhisperForConditionalGeneration:
-    """Give every encoder and decoder layer of `model` one expert and gate per language, in place, and freeze
-    everything else. Until `set_languages`, every example takes the shared path (the reference's no-language)."""
+    """Give every layer of `options.stacks` (default: every encoder and decoder layer) one expert and gate per
+    language, in place, and freeze everything else. Until `set_languages`, every example takes the shared path
+    (the reference's no-language)."""
     if getattr(model, "expert_routing", None) is not None:
         raise ValueError("the model already has language experts")
     if not languages or len(set(languages)) != len(languages):
         raise ValueError(f"experts need distinct languages, not {list(languages)}")
     state = Routing(replace(options or ExpertOptions(), languages=tuple(languages)))
+    stacks = state.options.stacks
+    if not stacks or len(set(stacks)) != len(stacks) or not set(stacks) <= set(STACKS):
+        raise ValueError(f"experts go on distinct stacks of {STACKS}, not {list(stacks)}")
     model.requires_grad_(False)
-    for _, layer in _named_layers(model):
+    for _, layer in _named_layers(model, stacks):
         layer.add_module(CHILD, LanguageExperts(layer, state))
     model.expert_routing = state
     return model
@@ -225,6 +245,12 @@ def set_languages(model: WhisperForConditionalGeneration, lang_ids: torch.Tensor
     if lang_ids is not None and (lang_ids.dim() != 1 or lang_ids.dtype != torch.long):
         raise ValueError("language ids are a 1-D LongTensor, one per example")
     routing(model).lang_ids = lang_ids
+
+
+def route_languages(model: torch.nn.Module, languages: Sequence[str | None]) -> None:
+    """`set_languages` by language names, one per example; a model without experts is left as it is."""
+    if has_experts(model):
+        set_languages(model, language_ids(model, languages))
 
 
 def set_progress(model: WhisperForConditionalGeneration, fraction: float | None) -> None:
@@ -283,17 +309,18 @@ def base_state_dict(model: WhisperForConditionalGeneration) -> dict[str, torch.T
 
 
 @torch.no_grad()
-def gate_decisions(model: WhisperForConditionalGeneration, lang: str, input_features: torch.Tensor,
-                   decoder_input_ids: torch.Tensor) -> list[torch.Tensor]:
-    """Per layer (encoder layers, then decoder layers), the evaluation gate of every token of a batch run all
-    in `lang`: True where the token takes the expert. The model's mode, languages and train flag are restored."""
+def gate_decisions(model: WhisperForConditionalGeneration, lang: str, decoder_input_ids: torch.Tensor,
+                   **inputs: torch.Tensor | tuple) -> list[torch.Tensor]:
+    """Per layer with experts (encoder layers, then decoder layers), the evaluation gate of every token of a
+    batch run all in `lang`: True where the token takes the expert. `inputs`: `input_features` or
+    `encoder_outputs`. The model's mode, languages and train flag are restored."""
     state = routing(model)
     saved, training = (state.lang_ids, state.mode), model.training
     try:
         model.eval()
         state.mode = "auto"
-        set_languages(model, language_ids(model, [lang] * len(input_features)))
-        model(input_features=input_features, decoder_input_ids=decoder_input_ids)
+        set_languages(model, language_ids(model, [lang] * len(decoder_input_ids)))
+        model(decoder_input_ids=decoder_input_ids, **inputs)
         return [e.last_gates.bool() for e in _experts(model)]
     finally:
         state.lang_ids, state.mode = saved
@@ -313,8 +340,8 @@ def merge_error(decisions: Sequence[torch.Tensor], use_expert: Sequence[bool]) -
 
 def merged_for_language(model: WhisperForConditionalGeneration, lang: str,
                         use_expert: Sequence[bool] | None = None) -> WhisperForConditionalGeneration:
-    """A plain Whisper for `lang` (for CTranslate2): each layer's feed-forward block is `lang`'s expert where
-    `use_expert` says so (default every layer), the shared block elsewhere.
+    """A plain Whisper for `lang` (for CTranslate2): each layer with experts has `lang`'s expert as its
+    feed-forward block where `use_expert` says so (default every such layer), the shared block elsewhere.
 
     Exact for what it folds: with every layer on the expert it computes what the experts model computes under
     `force_experts`, with none the untouched model; when every evaluation gate agrees with its layer's choice
@@ -324,7 +351,7 @@ def merged_for_language(model: WhisperForConditionalGeneration, lang: str,
     gives the fraction of decisions the merge overrides."""
     if lang not in routing(model).options.languages:
         raise ValueError(f"no expert for {lang!r}")
-    layers = list(_named_layers(model))
+    layers = _expert_layers(model)
     use_expert = [True] * len(layers) if use_expert is None else list(use_expert)
     if len(use_expert) != len(layers):
         raise ValueError(f"{len(use_expert)} choices for {len(layers)} layers")
@@ -363,7 +390,7 @@ def load_experts(out_dir: str | Path) -> WhisperForConditionalGeneration:
 
     out_dir = Path(out_dir)
     spec = json.loads((out_dir / EXPERTS_JSON).read_text())
-    options = ExpertOptions(**{**spec, "languages": tuple(spec["languages"])})
+    options = ExpertOptions(**{**spec, "languages": tuple(spec["languages"]), "stacks": tuple(spec["stacks"])})
     model = WhisperForConditionalGeneration.from_pretrained(out_dir)
     add_experts(model, options.languages, options)
     weights = load_file(str(out_dir / EXPERTS_WEIGHTS))

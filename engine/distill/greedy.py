@@ -9,6 +9,7 @@ import torch
 
 from engine.distill.data import ENCODER, TeacherCache
 from engine.distill.evaluate import corpus_wer
+from engine.distill.experts import route_languages
 
 LOOP_MARGIN = 2.0  # a transcript reaching this many times its label's length (+ LOOP_SLACK tokens) is a loop
 LOOP_SLACK = 10
@@ -52,8 +53,10 @@ def held_out_check(model, cache: TeacherCache, rows: np.ndarray, tokenizer, devi
         batch = [cache.entries[i].tokens for i in rows[start:start + batch_size]]
         prompt = torch.tensor([seq[:prompt_length] for seq in batch], device=device)
         limits = [int(LOOP_MARGIN * (len(seq) - prompt_length - 1)) + LOOP_SLACK for seq in batch]
-        inputs = cache.batch(rows[start:start + batch_size]).inputs.to(device)
-        for seq, limit, hypothesis in zip(batch, limits, greedy_tokens(model, inputs, cache.kind, prompt, max(limits), eot)):
+        cached = cache.batch(rows[start:start + batch_size])
+        route_languages(model, cached.langs)  # a student with language experts: each clip's own
+        hypotheses = greedy_tokens(model, cached.inputs.to(device), cache.kind, prompt, max(limits), eot)
+        for seq, limit, hypothesis in zip(batch, limits, hypotheses):
             labels.append(tokenizer.decode(seq[prompt_length:-1]))
             texts.append(tokenizer.decode(hypothesis[:limit], skip_special_tokens=True))
             loops += len(hypothesis) >= limit

@@ -7,7 +7,8 @@ files that any session can read.
     RUN/metrics.jsonl    one line per step and per evaluation
     RUN/log.txt          what the job did, in words; RUN/job.out its stdout and stderr when started here
     RUN/cancel           created to ask the job to stop after its current step
-    RUN/config.yaml, checkpoint.pt, best.pt, student/, student-ct2/, eval.json: see engine.distill.train
+    RUN/config.yaml, checkpoint.pt, best.pt, student/, student-ct2/, student-ct2-<lang>/ (experts), eval.json:
+                         see engine.distill.train
     WS/runs/.cache/      teacher caches shared by runs on the same kept set: see engine.distill.data
 
 So a reloaded page, a second browser or a shell sees the same job; `start_job` runs
@@ -43,7 +44,7 @@ CONFIG = "config.yaml"
 CHECKPOINT = "checkpoint.pt"
 BEST = "best.pt"
 STUDENT = "student"
-STUDENT_CT2 = "student-ct2"
+STUDENT_CT2 = "student-ct2"  # an experts run: the shared model, for languages without an expert
 EVAL = "eval.json"
 LOCK_FD_ENV = "WHISPER_CURATOR_LOCK_FD"  # a lock taken by `start_job`, inherited by the job
 ACTIVE_STATES = ("starting", "preparing", "training", "evaluating")
@@ -82,6 +83,17 @@ class RunFiles:
         if self.main and path.is_file():
             rows = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
             write_text_atomic(path, "".join(line + "\n" for line in rows))
+
+
+def language_ct2(lang: str) -> str:
+    """The folder of an experts run's CTranslate2 model for `lang`."""
+    return f"{STUDENT_CT2}-{lang}"
+
+
+def language_models(run: Path) -> dict[str, Path]:
+    """{language: its CTranslate2 folder} of an experts run; empty for other runs."""
+    prefix = language_ct2("")
+    return {p.name[len(prefix):]: p for p in sorted(run.glob(f"{prefix}*")) if (p / "model.bin").is_file()}
 
 
 def run_dir(ws: Workspace, run: str | Path) -> Path:

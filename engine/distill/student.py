@@ -1,4 +1,4 @@
-"""The student, saved for transformers and CTranslate2. Two kinds:
+"""The student, saved for transformers and CTranslate2. Four kinds:
 
 - pruned (Distil-Whisper's `create_student_model.py`): the teacher's embeddings, convolutions and norms,
   and layers copied from evenly spaced teacher layers (`layer_map`: 2 of 6 decoder layers → the first
@@ -8,6 +8,8 @@
   few token ids with the multilingual one): the KD targets are mapped (engine.distill.data).
 - window: the teacher's layers (all unless told) with a shorter encoder window. Any student can have one
   (`with_window`): on the CPU the encoder's cost is the 30 s window, not the clip.
+- experts: a window student with DistilWhisper's language experts added (engine.distill.experts, by the
+  training loop); its layers are built as window's.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import numpy as np
 import torch
 from transformers import WhisperFeatureExtractor, WhisperForConditionalGeneration, WhisperProcessor
 
+from engine.distill.config import TEACHER_LAYER_KINDS
 from engine.io.atomic import atomic_path
 from engine.teacher.models import PREPROCESSOR  # faster-whisper reads the mel count and the window here
 
@@ -97,9 +100,10 @@ def build_student(kind: str, teacher: WhisperForConditionalGeneration, teacher_d
                   decoder_layers: int | None = None, encoder_layers: int | None = None,
                   ) -> tuple[WhisperForConditionalGeneration, Path]:
     """(student, folder of its processor). `pruned`: the teacher's layers, PRUNED_DECODER_LAYERS decoder
-    layers unless told; `window`: the teacher's layers, all unless told; `smaller`: the pretrained model
-    `model`, all its layers unless told. The window is set afterwards (`with_window`)."""
-    if kind in ("pruned", "window"):
+    layers unless told; `window` and `experts`: the teacher's layers, all unless told; `smaller`: the
+    pretrained model `model`, all its layers unless told. The window is set afterwards (`with_window`), the
+    experts too (`engine.distill.experts.add_experts`)."""
+    if kind in TEACHER_LAYER_KINDS:
         default = PRUNED_DECODER_LAYERS if kind == "pruned" else teacher.config.decoder_layers
         return student_from_teacher(teacher, decoder_layers or default, encoder_layers), teacher_dir
     source = student_source_dir(model)

@@ -8,9 +8,17 @@ teacher's cached top-k logits. Two routes:
     frozen encoder (default on CPU): encoder outputs are cached once, only the decoder trains
     full (default on CUDA): encoder trains too, bf16/fp16 autocast, gradient accumulation
 
+An experts student (engine.distill.experts, DistilWhisper's CLSR) trains only its experts and gates: each
+clip's language (the scores table's `lang`) routes it, the loss adds the gate budget term. The reference puts
+experts on every encoder and decoder layer, and so does the full route; the frozen-encoder route puts them on
+the decoder only: its encoder outputs are cached, so encoder experts could not train, and training the encoder
+on the CPU would cost its whole window every step (the encoder dominates Whisper's compute).
+
 Data parallel over processes with `accelerate launch` (gloo on CPU, NCCL on GPUs). The run folder:
 config.yaml, checkpoint.pt (latest: weights, optimiser, schedule, step), best.pt, metrics.jsonl,
-status.json, log.txt, then student/ (transformers), student-ct2/ (CTranslate2) and eval.json. The
+status.json, log.txt, then student/ (transformers), student-ct2/ (CTranslate2) and eval.json; an experts
+run's student/ holds the experts too (`load_experts`), student-ct2-<lang>/ is the model merged for each target
+language and student-ct2/ the shared model, for every other language. The
 teacher cache holds one file per clip, shared by every run (WS/runs/.cache/, see engine.distill.data).
 Rerunning a run resumes from its checkpoint; a finished run returns at once.
 """
@@ -29,14 +37,18 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from engine.distill.config import CHECKS_PER_RUN, FULL_WINDOW_SECONDS, DistillConfig
+from engine.distill.config import CHECKS_PER_RUN, FULL_WINDOW_SECONDS, TEACHER_LAYER_KINDS, DistillConfig
 from engine.distill.data import (
     CACHES, ENCODER, FEATURES, IGNORE, Batch, TeacherCache, cache_entries, fill_cache, heldout_split, kept_targets,
     store_key,
 )
 from engine.distill.jobs import (
     BEST, CHECKPOINT, CONFIG, EVAL, METRICS, RUNS, STATUS, STUDENT, STUDENT_CT2, RunFiles, cancel_requested,
-    workspace_lock,
+    language_ct2, workspace_lock,
+)
+from engine.distill.experts import (
+    STACKS, ExpertOptions, budget_loss, gate_decisions, has_experts, majority_choices, merge_error, route_languages,
+    set_progress,
 )
 from engine.io.atomic import atomic_path, write_text_atomic
 from engine.io.workspace import Workspace
@@ -136,6 +148,8 @@ def kd_loss(logits: torch.Tensor, batch: Batch, config: DistillConfig) -> tuple[
 
 
 def student_logits(model, batch: Batch, kind: str, device) -> torch.Tensor:
+    """The student's logits on `batch`; a student with language experts is routed by the batch's languages."""
+    route_languages(_unwrapped(model), batch.langs)
     inputs = batch.inputs.to(device)
     decoder = batch.decoder_input_ids.to(device)
     if kind == ENCODER:
@@ -151,15 +165,16 @@ def held_out_loss(model, cache: TeacherCache, rows: np.ndarray, config: DistillC
     for start in range(0, len(rows), config.batch_size):
         batch = cache.batch(rows[start:start + config.batch_size])
         with autocast():
-            loss, _, _ = kd_loss(student_logits(model, batch, cache.kind, device), _to(batch, device), config)
+            loss, _, _ = kd_loss(student_logits(model, batch, cache.kind, device), batch.to(device), config)
         n = int((batch.labels != IGNORE).sum())
         total, tokens = total + float(loss) * n, tokens + n
     model.train()
     return total / max(1, tokens)
 
 
-def _to(batch: Batch, device) -> Batch:
-    return Batch(*(getattr(batch, f.name).to(device) for f in fields(Batch)))
+def _unwrapped(model):
+    """The student inside a data-parallel wrapper (the model itself in a single process)."""
+    return getattr(model, "module", model)
 
 
 def _trainable_state(model) -> dict[str, torch.Tensor]:
@@ -203,13 +218,15 @@ def distill(workspace: str | Path | Workspace, config: DistillConfig, run_dir: s
             on_step: Callable[[StepInfo], None] | None = None,
             should_stop: Callable[[], bool] | None = None) -> DistillResult:
     """Distill the teacher into a student on the workspace's kept set; resumable, cancellable."""
-    from accelerate import Accelerator
+    from accelerate import Accelerator, DistributedDataParallelKwargs
 
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     run = Path(run_dir).expanduser().resolve()
     cuda = torch.cuda.is_available()
     config = resolved(config, cuda)
-    accelerator = Accelerator(cpu=not cuda, mixed_precision=config.precision)
+    # an experts batch leaves the other languages' experts (and a skipped layer's) without gradients
+    handlers = [DistributedDataParallelKwargs(find_unused_parameters=True)] if config.student == "experts" else []
+    accelerator = Accelerator(cpu=not cuda, mixed_precision=config.precision, kwargs_handlers=handlers)
     main = accelerator.is_main_process
     files = RunFiles(run, main, on_step)
     lock = workspace_lock(ws, run) if main else contextlib.nullcontext()
@@ -255,9 +272,23 @@ def _student_identity(config: DistillConfig, kind: str, source: Path) -> str:
     encoder outputs."""
     from engine.distill.data import weights_identity
 
-    identity = [config.student, weights_identity(source) if config.student not in ("pruned", "window") else None]
+    kind_name = "window" if config.student == "experts" else config.student  # the same layers: the same entries
+    identity = [kind_name, weights_identity(source) if config.student not in TEACHER_LAYER_KINDS else None]
     window = [config.window] if config.window < FULL_WINDOW_SECONDS else []  # Whisper's 30 s: the stores made before windows
     return json.dumps(identity + [config.encoder_layers if kind == ENCODER else None] + window)
+
+
+def _add_experts(student, config: DistillConfig, files: RunFiles) -> None:
+    """Language experts on the student: on both stacks (the reference), on the decoder only when the encoder is
+    frozen (its outputs are cached: encoder experts would never train)."""
+    from engine.distill.experts import add_experts
+
+    stacks = ("decoder",) if config.freeze_encoder else STACKS
+    budget = {} if config.gate_budget is None else {"budget": config.gate_budget}
+    add_experts(student, config.language_list, ExpertOptions(stacks=stacks, **budget))
+    where = ("decoder layers only: the encoder is frozen and its outputs cached, so encoder experts could not train"
+             if config.freeze_encoder else "encoder and decoder layers")
+    files.log(f"language experts for {', '.join(config.language_list)} on the {where}; only experts and gates train")
 
 
 def _prepare(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: RunFiles,
@@ -279,6 +310,8 @@ def _prepare(ws: Workspace, config: DistillConfig, run: Path, accelerator, files
     if config.window < FULL_WINDOW_SECONDS:
         processors[1] = with_window(student, processors[1], config.window)
         files.log(f"the student's encoder sees {config.window} s; longer clips are skipped")
+    if config.student == "experts":
+        _add_experts(student, config, files)
     shares = config.student == "pruned" and config.window == FULL_WINDOW_SECONDS
     pair = Pair(teacher, student, tuple(processors),
                 shares_encoder=shares and student.config.encoder_layers == teacher.config.encoder_layers)
@@ -347,6 +380,7 @@ def _train(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: 
                   f"{'frozen' if config.freeze_encoder else 'trained'} encoder, precision {config.precision}")
     model, optimizer = accelerator.prepare(student, optimizer)
     unwrapped = accelerator.unwrap_model(model)
+    experts = has_experts(unwrapped)
 
     def checkpoint() -> None:
         if main:
@@ -364,11 +398,13 @@ def _train(ws: Workspace, config: DistillConfig, run: Path, accelerator, files: 
         if reason:
             break
         started = time.perf_counter()
-        loss, ce, kl, lr = _train_step(model, params, optimizer, scheduler, cache, train, step, config, accelerator)
+        if experts:
+            set_progress(unwrapped, step / max_steps)
+        loss, ce, kl, budget, lr = _train_step(model, params, optimizer, scheduler, cache, train, step, config, accelerator)
         step += 1
         recent = (recent + [time.perf_counter() - started])[-20:]
         info = replace(info, step=step, loss=loss, ce=ce, kl=kl, lr=lr, eta_seconds=float(np.mean(recent)) * (max_steps - step))
-        files.metric(step=step, loss=loss, ce=ce, kl=kl, lr=lr, seconds=recent[-1])
+        files.metric(step=step, loss=loss, ce=ce, kl=kl, lr=lr, seconds=recent[-1], **({"budget": budget} if experts else {}))
         if main and len(held) and (step % eval_every == 0 or step == max_steps):
             info = _held_out_step(unwrapped, cache, held, config, processor.tokenizer, accelerator, tracker, info, run, files)
         files.status(info)
@@ -403,22 +439,25 @@ def _resume(checkpoint: dict, student, optimizer, scheduler, config: DistillConf
 
 
 def _train_step(model, params: list, optimizer, scheduler, cache: TeacherCache, train: np.ndarray, step: int,
-                config: DistillConfig, accelerator) -> tuple[float, float, float, float]:
-    """One optimiser step over `config.grad_accum` micro-batches: (loss, ce, kl, lr), averaged over processes."""
+                config: DistillConfig, accelerator) -> tuple[float, float, float, float, float]:
+    """One optimiser step over `config.grad_accum` micro-batches: (loss, ce, kl, budget, lr), averaged over
+    processes; budget is the experts' gate budget term (in the loss; 0 for other students)."""
     device = accelerator.device
     for micro in range(config.grad_accum):
         batch = cache.batch(rows_for(step, micro, accelerator.process_index, accelerator.num_processes, train, config))
         sync = contextlib.nullcontext() if micro == config.grad_accum - 1 else accelerator.no_sync(model)
         with sync, accelerator.autocast():
-            loss, ce, kl = kd_loss(student_logits(model, batch, cache.kind, device), _to(batch, device), config)
+            loss, ce, kl = kd_loss(student_logits(model, batch, cache.kind, device), batch.to(device), config)
+            budget = budget_loss(_unwrapped(model)) if has_experts(_unwrapped(model)) else torch.zeros_like(loss)
+            loss = loss + budget
             accelerator.backward(loss / config.grad_accum)
     accelerator.clip_grad_norm_(params, config.max_grad_norm)
     lr = scheduler.get_last_lr()[0]
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
-    loss, ce, kl = accelerator.reduce(torch.stack([loss, ce, kl]).detach().float(), "mean").tolist()
-    return loss, ce, kl, lr
+    loss, ce, kl, budget = accelerator.reduce(torch.stack([loss, ce, kl, budget]).detach().float(), "mean").tolist()
+    return loss, ce, kl, budget, lr
 
 
 @dataclass
@@ -459,18 +498,67 @@ def _held_out_step(model, cache: TeacherCache, held: np.ndarray, config: Distill
     return replace(info, eval_loss=loss, eval_wer=check.wer, eval_loops=check.loops, best_eval_loss=tracker.loss)
 
 
-def _finish(ws, config, run, student, processor, cache, held, files, info, best) -> DistillResult:
-    """Best weights → student/ and student-ct2/, then (`config.evaluate`) teacher vs student on the held-out
-    clips → eval.json."""
-    from engine.distill.evaluate import evaluate_run, format_table
+def _save_students(student, processor, run: Path, cache: TeacherCache, held: np.ndarray, files: RunFiles) -> None:
+    """student/ (transformers) and student-ct2/ (CTranslate2). An experts student: student/ holds the experts
+    (`save_experts`), student-ct2-<lang>/ its merge for each language, student-ct2/ the shared model."""
+    from engine.distill.experts import merged_for_language, routing, save_experts
     from engine.distill.student import export_ct2, save_student
+
+    if not has_experts(student):
+        save_student(student, processor, run / STUDENT)
+    else:
+        save_experts(student, processor, run / STUDENT)
+        for lang in routing(student).options.languages:
+            merged = merged_for_language(student, lang, _merge_choices(student, lang, cache, held, files))
+            _export_plain(merged, processor, run / language_ct2(lang))
+        files.log(f"saved the merged student for each language to {run / language_ct2('<lang>')} (CTranslate2)")
+    export_ct2(run / STUDENT, run / STUDENT_CT2)  # an experts folder's base weights: the shared model
+    files.log(f"saved the student to {run / STUDENT} (transformers) and {run / STUDENT_CT2} (CTranslate2)")
+
+
+def _export_plain(model, processor, out_dir: Path) -> None:
+    """A plain Whisper straight to a CTranslate2 folder (its transformers folder is a scratch one)."""
+    import tempfile
+
+    from engine.distill.student import export_ct2, save_student
+
+    with tempfile.TemporaryDirectory(dir=out_dir.parent) as scratch:
+        export_ct2(save_student(model, processor, Path(scratch) / "hf"), out_dir)
+
+
+MERGE_CLIPS = 8  # held-out clips of a language whose gate decisions pick its merge's blocks
+
+
+def _merge_choices(student, lang: str, cache: TeacherCache, held: np.ndarray, files: RunFiles) -> list[bool] | None:
+    """Per layer with experts, whether `lang`'s merge takes the expert: the majority of the evaluation gates on
+    up to MERGE_CLIPS held-out clips of `lang`, one at a time (no padding); None (every layer on the expert)
+    when none is held out."""
+    rows = [i for i in held if cache.entries[i].lang == lang][:MERGE_CLIPS]
+    if not rows:
+        files.log(f"{lang}: no held-out clip to choose the merge from; every layer takes the {lang} expert")
+        return None
+    per_clip = []
+    for row in rows:
+        batch = cache.batch(np.array([row]))
+        inputs = {"encoder_outputs": (batch.inputs,)} if cache.kind == ENCODER else {"input_features": batch.inputs}
+        per_clip.append(gate_decisions(student, lang, batch.decoder_input_ids, **inputs))
+    decisions = [torch.cat(layer) for layer in zip(*per_clip)]
+    choices = majority_choices(decisions)
+    files.log(f"{lang}: merged with the expert in {sum(choices)} of {len(choices)} layers (majority of the gates on "
+              f"{len(rows)} held-out clips); the merge overrides {100 * merge_error(decisions, choices):.1f} % of "
+              "their gate decisions")
+    return choices
+
+
+def _finish(ws, config, run, student, processor, cache, held, files, info, best) -> DistillResult:
+    """Best weights → student/ and student-ct2/ (and an experts run's student-ct2-<lang>/), then
+    (`config.evaluate`) teacher vs student on the held-out clips → eval.json."""
+    from engine.distill.evaluate import evaluate_run, format_table
 
     files.status(replace(info, stage="evaluating", message="saving the student"))
     if (run / BEST).is_file():
         student.load_state_dict(torch.load(run / BEST, map_location="cpu")["model"], strict=False)
-    save_student(student.float().cpu().eval(), processor, run / STUDENT)
-    export_ct2(run / STUDENT, run / STUDENT_CT2)
-    files.log(f"saved the student to {run / STUDENT} (transformers) and {run / STUDENT_CT2} (CTranslate2)")
+    _save_students(student.float().cpu().eval(), processor, run, cache, held, files)
     report = None
     if config.evaluate:
         split = "held-out" if len(held) else "training (no held-out clips)"
