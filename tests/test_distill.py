@@ -575,3 +575,46 @@ def test_an_experts_run_trains_only_experts_and_gates_and_exports_a_model_per_la
     assert set(student_report["language_models"]) == {"en", "de"}
     assert set(student_report["wer_by_language"]) <= {"en", "de"} and report["clips"] == 2
     assert all(f"| WER, {lang} |" in format_table(report) for lang in student_report["wer_by_language"])
+
+
+@pytest.fixture(scope="module")
+def lora_run(tmp_path_factory):
+    """A window student of a tiny teacher trained for three CPU steps with rank-2 LoRA adapters."""
+    from engine.distill.train import distill
+    from testing.dummies import dummy_workspace
+
+    root = tmp_path_factory.mktemp("lora")
+    ws = dummy_workspace(root / "ws", n=6)
+    config = DistillConfig(student="window", lora_rank=2, teacher=str(tiny_teacher(root / "teacher")), max_steps=3,
+                           batch_size=4, lr=1e-2, heldout_fraction=0.3, eval_every=3, patience=0, freeze_encoder=True)
+    return config, root / "run", distill(ws, config, root / "run")
+
+
+def test_a_lora_run_trains_only_adapters_and_saves_them_merged(lora_run):
+    from safetensors.torch import load_file
+    from transformers import WhisperForConditionalGeneration, WhisperProcessor
+
+    from engine.distill.student import build_student, with_window
+
+    config, run, result = lora_run
+    assert result.stage == "done" and "LoRA adapters of rank 2" in (run / LOG).read_text()
+    trained = torch.load(run / CHECKPOINT, weights_only=False)["model"]
+    assert trained and all("lora_" in k and ".decoder." in k for k in trained)
+    teacher = WhisperForConditionalGeneration.from_pretrained(config.teacher)
+    untouched, _ = build_student("window", teacher, Path(config.teacher))
+    with_window(untouched, WhisperProcessor.from_pretrained(config.teacher), config.window)
+    saved = load_file(str(run / STUDENT / "model.safetensors"))
+    assert not any("lora_" in k or "base_layer" in k for k in saved)  # merged: a plain Whisper
+    before = untouched.state_dict()
+    moved = {k for k in saved if not torch.equal(saved[k], before[k])}
+    assert moved and all(".decoder.layers." in k and k.endswith(("proj.weight", "fc1.weight", "fc2.weight"))
+                         for k in moved)  # only the adapted layers changed, by their merged adapters
+    WhisperForConditionalGeneration.from_pretrained(run / STUDENT)
+    assert (run / STUDENT_CT2 / "model.bin").is_file()
+
+
+def test_lora_is_refused_for_experts_and_needs_a_positive_rank():
+    with pytest.raises(ValueError, match="lora_rank"):
+        DistillConfig(student="experts", languages="de", lora_rank=4)
+    with pytest.raises(ValueError, match="lora_rank"):
+        DistillConfig(lora_rank=0)

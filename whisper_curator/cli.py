@@ -294,6 +294,8 @@ DISTILL_OPTIONS = {  # DistillConfig field → its --option's argparse settings 
                   "routed by its language; writes student-ct2-LANG per language, student-ct2 for the others"},
     "gate_budget": {"type": float, "help": "experts: the mean gate value (share of tokens through the experts) "
                     f"the budget loss aims at (default: {GATE_BUDGET}, the reference's)"},
+    "lora_rank": {"type": int, "help": "train LoRA adapters of this rank on the decoder's attention and feed-forward "
+                  "layers instead of its weights (merged into the saved student); not with experts"},
     "epochs": {"type": float, "help": "passes over the training clips"},
     "max_steps": {"type": int, "help": "optimiser steps; overrides --epochs"},
     "batch_size": {"type": int, "help": "clips per micro-batch and process"},

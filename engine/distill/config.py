@@ -28,6 +28,7 @@ class DistillConfig:
     window_seconds: int | None = None  # the student's encoder window; None: WINDOW_SECONDS for window and experts, else 30 s
     languages: str | None = None  # experts: comma list of the target languages ("de,fr"), one expert each
     gate_budget: float | None = None  # experts: the mean gate value the budget loss aims at; None: GATE_BUDGET
+    lora_rank: int | None = None  # LoRA adapters of this rank on the decoder train instead of its weights (not experts)
     # how long (max_steps wins over epochs)
     epochs: float = 10.0
     max_steps: int | None = None
@@ -60,7 +61,8 @@ class DistillConfig:
     def __post_init__(self) -> None:
         positive = {"batch_size": self.batch_size, "grad_accum": self.grad_accum,
                     "checkpoint_every": self.checkpoint_every, "topk": self.topk,
-                    **{name: getattr(self, name) for name in ("decoder_layers", "encoder_layers", "eval_every")
+                    **{name: getattr(self, name) for name in ("decoder_layers", "encoder_layers", "eval_every",
+                                                              "lora_rank")
                        if getattr(self, name) is not None}}
         for name, value in positive.items():
             if not isinstance(value, int) or value < 1:
@@ -89,6 +91,8 @@ class DistillConfig:
             if self.languages is not None or self.gate_budget is not None:
                 raise ValueError("languages and gate_budget are options of the experts student only")
             return
+        if self.lora_rank is not None:
+            raise ValueError("an experts student trains its experts, not LoRA adapters: no lora_rank")
         langs = self.language_list
         if not all(langs) or len(set(langs)) != len(langs):
             raise ValueError(f"the experts student needs distinct target languages (e.g. de,fr), not {self.languages!r}")

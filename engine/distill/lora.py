@@ -12,6 +12,7 @@ import torch
 from transformers import WhisperForConditionalGeneration
 
 TARGETS = r"model\.decoder\.layers\.\d+\.((self_attn|encoder_attn)\.(q_proj|k_proj|v_proj|out_proj)|fc1|fc2)"
+LORA = "lora_"  # in the name of every adapter weight
 ALPHA_PER_RANK = 2.0  # lora_alpha = 2 · rank: peft's update scale alpha / r stays 2 whatever the rank
 
 
@@ -33,17 +34,32 @@ def rank_for(model: WhisperForConditionalGeneration, budget: int) -> int:
     return int(min(widest, max(1, round(budget / parameters_per_rank(model)))))
 
 
-def add_lora(model: WhisperForConditionalGeneration, rank: int):
-    """`model` wrapped by peft with rank-`rank` adapters on TARGETS; only the adapters train."""
-    from peft import LoraConfig, get_peft_model
+def add_lora(model: WhisperForConditionalGeneration, rank: int) -> WhisperForConditionalGeneration:
+    """`model` with rank-`rank` adapters on TARGETS, in place (it stays a Whisper: peft's injection, not its
+    wrapper); only the adapters train."""
+    from peft import LoraConfig, inject_adapter_in_model
 
     if rank < 1:
         raise ValueError(f"a LoRA rank is at least 1, not {rank}")
     config = LoraConfig(r=rank, lora_alpha=ALPHA_PER_RANK * rank, target_modules=TARGETS, lora_dropout=0.0,
                         bias="none")
-    return get_peft_model(model, config)
+    inject_adapter_in_model(config, model)
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(LORA in name)
+    return model
 
 
-def merged(model) -> WhisperForConditionalGeneration:
-    """The adapters folded into their layers: a plain Whisper computing what the adapted one did."""
-    return model.merge_and_unload()
+def has_lora(model: torch.nn.Module) -> bool:
+    return any(LORA in name for name, _ in model.named_parameters())
+
+
+def merged(model: WhisperForConditionalGeneration) -> WhisperForConditionalGeneration:
+    """The adapters folded into their layers, in place: a plain Whisper computing what the adapted one did."""
+    from peft.tuners.lora import LoraLayer
+
+    adapted = [(name, m) for name, m in model.named_modules() if isinstance(m, LoraLayer)]
+    for name, module in adapted:
+        module.merge()
+        parent, _, child = name.rpartition(".")
+        setattr(model.get_submodule(parent), child, module.get_base_layer())
+    return model

@@ -312,6 +312,12 @@ def _prepare(ws: Workspace, config: DistillConfig, run: Path, accelerator, files
         files.log(f"the student's encoder sees {config.window} s; longer clips are skipped")
     if config.student == "experts":
         _add_experts(student, config, files)
+    if config.lora_rank:
+        from engine.distill.lora import add_lora
+
+        add_lora(student, config.lora_rank)
+        files.log(f"LoRA adapters of rank {config.lora_rank} on the decoder's attention and feed-forward layers; "
+                  "only they train")
     shares = config.student == "pruned" and config.window == FULL_WINDOW_SECONDS
     pair = Pair(teacher, student, tuple(processors),
                 shares_encoder=shares and student.config.encoder_layers == teacher.config.encoder_layers)
@@ -499,11 +505,15 @@ def _held_out_step(model, cache: TeacherCache, held: np.ndarray, config: Distill
 
 
 def _save_students(student, processor, run: Path, cache: TeacherCache, held: np.ndarray, files: RunFiles) -> None:
-    """student/ (transformers) and student-ct2/ (CTranslate2). An experts student: student/ holds the experts
+    """student/ (transformers) and student-ct2/ (CTranslate2); a LoRA student with its adapters merged. An experts
+    student: student/ holds the experts
     (`save_experts`), student-ct2-<lang>/ its merge for each language, student-ct2/ the shared model."""
     from engine.distill.experts import merged_for_language, routing, save_experts
+    from engine.distill.lora import has_lora, merged
     from engine.distill.student import export_ct2, save_student
 
+    if has_lora(student):
+        merged(student)  # the adapters folded in: a plain Whisper, saved and exported as any other
     if not has_experts(student):
         save_student(student, processor, run / STUDENT)
     else:
