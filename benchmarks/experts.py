@@ -117,7 +117,7 @@ def test_wer(models: dict[str, dict[str, tuple[Path, str]]], clips: pd.DataFrame
             waveforms = [load_audio(p).samples for p in part["audio_filepath"]]
             result = transcripts(folder, waveforms, list(part["lang"]), window=window)
             rows[name][lang] = corpus_wer(list(part["reference"]), result.texts, list(part["lang"]))
-            rows[name][f"{lang} loops"] = result.hit_limit
+            rows[name][f"{lang} loops"] = str(result.hit_limit)  # text: the table prints no decimals
         print(f"  {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in rows[name].items() if "loops" not in k), flush=True)
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
 
