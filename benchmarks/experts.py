@@ -68,8 +68,9 @@ def experts_trainable(languages: tuple[str, ...]) -> int:
     return parameter_counts(model)["trainable"]
 
 
-def arms(budget: dict) -> dict[str, tuple[DistillConfig, int]]:
-    """The three students, one budget: name → (options, trainable parameters on the CPU route)."""
+def arms(budget: dict) -> dict[str, tuple[DistillConfig, int, int]]:
+    """The three students, one budget: name → (options, trainable parameters on the CPU route, parameters at
+    inference: the merged CTranslate2 model's, the teacher's count for all three)."""
     from transformers import WhisperForConditionalGeneration
 
     from engine.distill.lora import parameters_per_rank, rank_for
@@ -79,19 +80,20 @@ def arms(budget: dict) -> dict[str, tuple[DistillConfig, int]]:
     teacher = WhisperForConditionalGeneration.from_pretrained(resolve_hf_dir(None))
     experts = experts_trainable(experts_corpus.TARGETS)
     rank = rank_for(teacher, experts)
-    return {"fine-tuned": (DistillConfig(student="window", **budget), parameter_count(teacher.model.decoder)),
+    base = parameter_count(teacher)
+    return {"fine-tuned": (DistillConfig(student="window", **budget), parameter_count(teacher.model.decoder), base),
             f"LoRA (rank {rank})": (DistillConfig(student="window", lora_rank=rank, **budget),
-                                    rank * parameters_per_rank(teacher)),
-            "experts": (DistillConfig(student="experts", languages=TARGETS, **budget), experts)}
+                                    rank * parameters_per_rank(teacher), base),
+            "experts": (DistillConfig(student="experts", languages=TARGETS, **budget), experts, base)}
 
 
-def trained(ws: Workspace, name: str, config: DistillConfig, trainable: int) -> dict:
+def trained(ws: Workspace, name: str, config: DistillConfig, trainable: int, inference: int) -> dict:
     """Distil (or resume) one student: its run folder, trainable parameters and training seconds."""
     run = ws.path("runs") / name.split(" ")[0].lower()
     result = distill(ws, config, run)
     print(f"  {name}: {result.line()}", flush=True)
     metrics = [json.loads(line) for line in (run / METRICS).read_text().splitlines()]
-    return {"run": run, "steps": result.steps, "trainable": trainable,
+    return {"run": run, "steps": result.steps, "trainable": trainable, "inference": inference,
             "train_seconds": sum(m.get("seconds", 0.0) for m in metrics if "loss" in m)}
 
 
@@ -107,8 +109,12 @@ def models_per_language(runs: dict[str, dict]) -> dict[str, dict[str, tuple[Path
     return models
 
 
-def test_wer(models: dict[str, dict[str, tuple[Path, str]]], clips: pd.DataFrame) -> pd.DataFrame:
-    """Test WER per model (rows) and language (columns), every model on the same clips in one run."""
+def test_wer(models: dict[str, dict[str, tuple[Path, str]]], clips: pd.DataFrame, saved: Path) -> pd.DataFrame:
+    """Test WER per model (rows) and language (columns), every model on the same clips in one run; kept in
+    `saved` (a CSV), so a rerun that trained nothing new only writes the report."""
+    if saved.is_file():
+        return pd.read_csv(saved, index_col="model", dtype={c: str for c in pd.read_csv(saved, nrows=0).columns
+                                                             if c.endswith("loops")})
     rows = {}
     for name, per_language in models.items():
         rows[name] = {}
@@ -119,12 +125,15 @@ def test_wer(models: dict[str, dict[str, tuple[Path, str]]], clips: pd.DataFrame
             rows[name][lang] = corpus_wer(list(part["reference"]), result.texts, list(part["lang"]))
             rows[name][f"{lang} loops"] = str(result.hit_limit)  # text: the table prints no decimals
         print(f"  {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in rows[name].items() if "loops" not in k), flush=True)
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+    table.to_csv(saved)
+    return table
 
 
 def report(command: str, wer: pd.DataFrame, runs: dict[str, dict], counts: dict) -> str:
     """The generated Markdown report."""
-    params = pd.DataFrame({name: {"trainable (M)": r["trainable"] / 1e6, "steps": r["steps"],
+    params = pd.DataFrame({name: {"trainable (M)": r["trainable"] / 1e6, "inference (M)": r["inference"] / 1e6,
+                                  "steps": r["steps"],
                                   "train time (s)": r["train_seconds"]} for name, r in runs.items()}).T
     params.index.name = "student"
     targets = list(experts_corpus.TARGETS)
@@ -136,6 +145,9 @@ def report(command: str, wer: pd.DataFrame, runs: dict[str, dict], counts: dict)
              "references (Whisper normalisation), greedy, CTranslate2 int8.", "",
              "## Test WER per language", "", markdown_table(wer), "",
              "## Training", "", markdown_table(params, 2), "",
+             "Inference parameters are the merged CTranslate2 model's (LoRA folded in, experts merged per language). "
+             "The experts student in transformers with its gates (`load_experts`) runs the shared model plus one "
+             "language's experts and gates per clip.", "",
              "## Findings", ""]
     lines += [f"- {lang}: best student {best[lang]} ({wer.loc[best[lang], lang]:.3f}); experts "
               f"{wer.loc['experts', lang]:.3f}, fine-tuned {wer.loc['fine-tuned', lang]:.3f}" for lang in targets]
@@ -162,9 +174,10 @@ def main() -> None:
     ws = labelled(args.out, args.threads)
     budget = {"max_steps": options["max_steps"], "eval_every": options["eval_every"],
               "checkpoint_every": options["eval_every"], "seed": 0, "evaluate": True}
-    runs = {name: trained(ws, name, config, trainable) for name, (config, trainable) in arms(budget).items()}
+    runs = {name: trained(ws, name, *arm) for name, arm in arms(budget).items()}
     clips = manifest_clips(args.out / "test" / "manifest.jsonl")
-    wer = test_wer(models_per_language(runs), clips)
+    key = "-".join(f"{k}{v}" for k, v in sorted(options.items()))  # a new budget or corpus decodes again
+    wer = test_wer(models_per_language(runs), clips, args.out / f"test_wer-{key}.csv")
     train = ws.read_clips()
     counts = {"train": len(train), "train_langs": pd.Series([c.lang for c in train]).value_counts().to_dict(),
               "test": len(clips)}
