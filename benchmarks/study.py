@@ -41,6 +41,7 @@ from engine.io.workspace import Workspace  # noqa: E402
 from engine.scores.combined import with_combined  # noqa: E402
 from engine.scores.ranking import goodness  # noqa: E402
 from engine.scores import higher_is_better  # noqa: E402
+from engine.teacher.options import TeacherOptions  # noqa: E402
 
 STUDENTS_CSV = "reports/students.csv"  # read by the app's Evidence tab
 EXTRAS = "truncation,proxy,phoneme,align,lm"
@@ -66,6 +67,7 @@ class Plan:
     steps: int = 120
     extras: str = EXTRAS
     test_clips: int = 0  # evaluate on the first N English test clips (0: all)
+    teacher_window: str = "full"  # the teacher pass's encoder window (TeacherOptions.window): the product's default
     # the student: tiny.en at a 10 s window (docs/students.md), its frozen encoder's outputs cached; the
     # loss is chosen on the dev corpus among LOSSES (`chosen_loss`)
     student: DistillConfig = DistillConfig(student="smaller", window_seconds=10, lr=1e-5, heldout_fraction=0.0,
@@ -76,11 +78,11 @@ LOSSES = {"0.8·CE + 1.0·T²·KL": {"alpha_ce": 0.8, "alpha_kl": 1.0}, "CE only
 
 
 SMOKE = Plan(Corpus("dev", 40, 11), Corpus("test", 60, 12), seeds=(0,), levels=(0.6,), steps=1, extras="proxy",
-             test_clips=4)
+             test_clips=4, teacher_window="fit")  # fit: the same code, a fraction of the encoder's time
 
 
-def scored(out: Path, corpus: Corpus, extras: str) -> Workspace:
-    """The corpus built and its pool scored with the teacher and `extras` (both resume)."""
+def scored(out: Path, corpus: Corpus, extras: str, window: str) -> Workspace:
+    """The corpus built and its pool scored with the teacher at encoder `window` and `extras` (both resume)."""
     from engine.extras import extra_names
     from engine.scoring.extras import add_scores
     from engine.scoring.pipeline import score
@@ -91,7 +93,7 @@ def scored(out: Path, corpus: Corpus, extras: str) -> Workspace:
             corpus.part, corpus.size, corpus.seed]:
         study_corpus.build(folder, corpus.size, corpus.seed, study_corpus.cache_dir() / "downloads", corpus.part)
     ws = Workspace(out / corpus.part / "ws")
-    print(score(folder / "pool" / "manifest.jsonl", ws.root).line(), flush=True)
+    print(score(folder / "pool" / "manifest.jsonl", ws.root, TeacherOptions(window=window)).line(), flush=True)
     add_scores(ws.root, extra_names(extras))
     return ws
 
@@ -370,10 +372,10 @@ def main() -> None:
     from engine.scores.calibration import shipped
 
     started = time.perf_counter()
-    dev_ws = scored(args.out, plan.dev, plan.extras)
+    dev_ws = scored(args.out, plan.dev, plan.extras, plan.teacher_window)
     best = best_single_score(with_combined(referenced_scores(dev_ws)))
     needed = {f.column for f in shipped().features} | {best}
-    ws = scored(args.out, plan.test, needed_extras(needed, plan.extras))
+    ws = scored(args.out, plan.test, needed_extras(needed, plan.extras), plan.teacher_window)
     stage("corpora and scoring", started)
     table = with_combined(referenced_scores(ws))
     clips = test_clips(args.out / "test" / "corpus", plan.test_clips)
