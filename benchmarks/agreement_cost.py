@@ -109,7 +109,7 @@ def main() -> None:
 
 def report(result: dict, args: argparse.Namespace) -> str:
     """The benchmark's Markdown section: its command, the times and the two ratios against the goal."""
-    n, best, runs = result["clips"], result["best"], result["runs"]
+    n, best = result["clips"], result["best"]
     in_pass = (best["in_pass"] - best["teacher"]) / best["teacher"]
     later = best["later"] / best["teacher"]
     lines = [f"`python benchmarks/agreement_cost.py --clips {args.clips} --threads {args.threads} --window "

@@ -15,7 +15,7 @@ import numpy as np
 from engine.io.audio import MAX_SECONDS, SAMPLE_RATE
 from engine.teacher.options import (
     FIT_MARGIN_SECONDS, FIT_MIN_SECONDS, FRAMES_PER_SECOND, LOGPROB_THRESHOLD, N_FRAMES, N_SAMPLES,
-    NO_SPEECH_THRESHOLD, Decoded, TeacherOptions, TeacherOutput, fixed_window_seconds, sample_token_limit,
+    NO_SPEECH_THRESHOLD, Decoded, TeacherOptions, TeacherOutput, fixed_window_seconds,
 )
 
 
