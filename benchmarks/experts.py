@@ -24,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -32,7 +33,7 @@ from benchmarks import experts_corpus  # noqa: E402
 from engine.analysis.validate import markdown_table  # noqa: E402
 from engine.distill.config import DistillConfig  # noqa: E402
 from engine.distill.evaluate import corpus_wer, manifest_clips, transcripts  # noqa: E402
-from engine.distill.jobs import METRICS, STUDENT, STUDENT_CT2  # noqa: E402
+from engine.distill.jobs import LOG, METRICS, STUDENT, STUDENT_CT2, language_models  # noqa: E402
 from engine.distill.train import distill  # noqa: E402
 from engine.io.atomic import write_text_atomic  # noqa: E402
 from engine.io.audio import load_audio  # noqa: E402
@@ -57,14 +58,10 @@ def labelled(out: Path, threads: int) -> Workspace:
     return Workspace(ws)
 
 
-def experts_trainable(languages: tuple[str, ...]) -> int:
-    """Trainable parameters of the experts student on the CPU route (decoder experts for `languages`)."""
-    from transformers import WhisperForConditionalGeneration
-
+def experts_trainable(teacher, languages: tuple[str, ...]) -> int:
+    """Trainable parameters of the experts student of `teacher` on the CPU route (decoder experts for `languages`)."""
     from engine.distill.experts import ExpertOptions, add_experts, parameter_counts
-    from engine.teacher.convert import resolve_hf_dir
 
-    teacher = WhisperForConditionalGeneration.from_pretrained(resolve_hf_dir(None))
     model = add_experts(copy.deepcopy(teacher), languages, ExpertOptions(stacks=("decoder",)))
     return parameter_counts(model)["trainable"]
 
@@ -79,7 +76,7 @@ def arms(budget: dict) -> dict[str, tuple[DistillConfig, int, int]]:
     from engine.teacher.convert import resolve_hf_dir
 
     teacher = WhisperForConditionalGeneration.from_pretrained(resolve_hf_dir(None))
-    experts = experts_trainable(experts_corpus.TARGETS)
+    experts = experts_trainable(teacher, experts_corpus.TARGETS)
     rank = rank_for(teacher, experts)
     base = parameter_count(teacher)
     return {"fine-tuned": (DistillConfig(student="window", **budget), parameter_count(teacher.model.decoder), base),
@@ -104,25 +101,25 @@ def models_per_language(runs: dict[str, dict]) -> dict[str, dict[str, tuple[Path
     models = {"teacher": {lang: (teacher, "full") for lang in experts_corpus.LANGUAGES},
               "untouched student": {lang: (teacher, str(DistillConfig().window)) for lang in experts_corpus.LANGUAGES}}
     for name, run in runs.items():
-        folder = run["run"]
-        models[name] = {lang: (folder / f"{STUDENT_CT2}-{lang}" if (folder / f"{STUDENT_CT2}-{lang}").is_dir()
-                               else folder / STUDENT_CT2, "full") for lang in experts_corpus.LANGUAGES}
+        own = language_models(run["run"])  # an experts run's merge per language; the shared model for the others
+        models[name] = {lang: (own.get(lang, run["run"] / STUDENT_CT2), "full") for lang in experts_corpus.LANGUAGES}
     return models
 
 
 def test_wer(models: dict[str, dict[str, tuple[Path, str]]], clips: pd.DataFrame, saved: Path,
              experts_run: Path) -> pd.DataFrame:
-    """Test WER per model (rows) and language (columns), every model on the same clips in one run; kept in
-    `saved` (a CSV), so a rerun that trained nothing new only writes the report."""
+    """Test WER per model (rows) and language (columns), every model on the same clips (read once) in one run;
+    kept in `saved` (a CSV), so a rerun that trained nothing new only writes the report."""
     if saved.is_file():
         return pd.read_csv(saved, index_col="model", dtype={c: str for c in pd.read_csv(saved, nrows=0).columns
                                                              if c.endswith("loops")})
-    rows = {SHARED: gated_wer(experts_run, clips, shared=True), GATED: gated_wer(experts_run, clips)}
+    audio = {path: load_audio(path).samples for path in clips["audio_filepath"]}
+    rows = {SHARED: gated_wer(experts_run, clips, audio, shared=True), GATED: gated_wer(experts_run, clips, audio)}
     for name, per_language in models.items():
         rows[name] = {}
         for lang, (folder, window) in per_language.items():
             part = clips[clips["lang"] == lang]
-            waveforms = [load_audio(p).samples for p in part["audio_filepath"]]
+            waveforms = [audio[p] for p in part["audio_filepath"]]
             result = transcripts(folder, waveforms, list(part["lang"]), window=window)
             rows[name][lang] = corpus_wer(list(part["reference"]), result.texts, list(part["lang"]))
             rows[name][f"{lang} loops"] = str(result.hit_limit)  # text: the table prints no decimals
@@ -136,7 +133,7 @@ GATED = "experts, gated (transformers)"
 SHARED = "untouched student (transformers)"  # the same decoding path as GATED, every gate on the frozen block
 
 
-def gated_wer(run: Path, clips: pd.DataFrame, shared: bool = False) -> dict[str, float]:
+def gated_wer(run: Path, clips: pd.DataFrame, audio: dict[str, np.ndarray], shared: bool = False) -> dict[str, float]:
     """Test WER per language of the experts student as trained: transformers, each clip routed by its language,
     the hard evaluation gates choosing per token (what a per-language merge approximates), greedy; with `shared`
     every gate takes the frozen block, which is the untouched student on the same path."""
@@ -158,7 +155,7 @@ def gated_wer(run: Path, clips: pd.DataFrame, shared: bool = False) -> dict[str,
         part = clips[clips["lang"] == lang]
         texts = []
         for path in part["audio_filepath"]:
-            features = processor.feature_extractor(load_audio(path).samples, sampling_rate=SAMPLE_RATE,
+            features = processor.feature_extractor(audio[path], sampling_rate=SAMPLE_RATE,
                                                    return_tensors="pt").input_features
             prompt = torch.tensor([[ids("<|startoftranscript|>"), ids(f"<|{lang}|>"), ids("<|transcribe|>"),
                                     ids("<|notimestamps|>")]])
@@ -174,7 +171,7 @@ def gated_wer(run: Path, clips: pd.DataFrame, shared: bool = False) -> dict[str,
 def run_notes(run: Path) -> list[str]:
     """What a run's log says about the student it kept: early stopping's choice, each language's merge."""
     keep = ("keeping step", "merged with the expert in")
-    return [line.split(" ", 1)[1] for line in (run / "log.txt").read_text().splitlines() if any(k in line for k in keep)]
+    return [line.split(" ", 1)[1] for line in (run / LOG).read_text().splitlines() if any(k in line for k in keep)]
 
 
 def report(command: str, wer: pd.DataFrame, runs: dict[str, dict], counts: dict) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -63,11 +64,16 @@ def scored_table(out: Path, threads: int) -> pd.DataFrame:
                         text=table["id"].map(lambda i: clips[i].text))
 
 
-def kana(text: str) -> str:
-    """The hiragana reading of Japanese text (kanji and katakana read out; digits stay digits)."""
+@lru_cache(maxsize=1)
+def _kakasi():
     import pykakasi
 
-    return "".join(part["hira"] for part in pykakasi.kakasi().convert(text))
+    return pykakasi.kakasi()  # loads its dictionaries: once
+
+
+def kana(text: str) -> str:
+    """The hiragana reading of Japanese text (kanji and katakana read out; digits stay digits)."""
+    return "".join(part["hira"] for part in _kakasi().convert(text))
 
 
 def referenced(table: pd.DataFrame) -> pd.DataFrame:

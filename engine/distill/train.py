@@ -506,14 +506,15 @@ def _held_out_step(model, cache: TeacherCache, held: np.ndarray, config: Distill
 
 def _save_students(student, processor, run: Path, cache: TeacherCache, held: np.ndarray, files: RunFiles) -> None:
     """student/ (transformers) and student-ct2/ (CTranslate2); a LoRA student with its adapters merged. An experts
-    student: student/ holds the experts
-    (`save_experts`), student-ct2-<lang>/ its merge for each language, student-ct2/ the shared model."""
+    student: student/ holds the experts (`save_experts`), student-ct2-<lang>/ its merge for each language,
+    student-ct2/ the shared model."""
     from engine.distill.experts import merged_for_language, routing, save_experts
-    from engine.distill.lora import has_lora, merged
+    from engine.distill.lora import has_lora
+    from engine.distill.lora import merged as lora_merged
     from engine.distill.student import export_ct2, save_student
 
     if has_lora(student):
-        merged(student)  # the adapters folded in: a plain Whisper, saved and exported as any other
+        lora_merged(student)  # the adapters folded in: a plain Whisper, saved and exported as any other
     if not has_experts(student):
         save_student(student, processor, run / STUDENT)
     else:

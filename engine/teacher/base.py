@@ -14,8 +14,8 @@ import numpy as np
 
 from engine.io.audio import MAX_SECONDS, SAMPLE_RATE
 from engine.teacher.options import (
-    FIT_MARGIN_SECONDS, FIT_MIN_SECONDS, FRAMES_PER_SECOND, LOGPROB_THRESHOLD, N_FRAMES, N_SAMPLES,
-    NO_SPEECH_THRESHOLD, Decoded, TeacherOptions, TeacherOutput, fixed_window_seconds,
+    FIT_MARGIN_SECONDS, FIT_MIN_SECONDS, FRAMES_PER_SECOND, N_FRAMES, N_SAMPLES, Decoded, TeacherOptions,
+    TeacherOutput, fixed_window_seconds, no_speech,
 )
 
 
@@ -144,7 +144,7 @@ class Teacher:
 
     def sampled_text(self, tokens: list[int], avg_logprob: float, no_speech_prob: float) -> str:
         """A sampled transcript's text, emptied by Whisper's no-speech rule as the label is."""
-        if no_speech_prob > NO_SPEECH_THRESHOLD and avg_logprob < LOGPROB_THRESHOLD:
+        if no_speech(no_speech_prob, avg_logprob):
             return ""
         return self.tokenizer.decode([t for t in tokens if t < self.eot]).strip()
 

@@ -88,7 +88,7 @@ class TeacherOutput:
     @property
     def emptied(self) -> bool:
         """True when Whisper's no-speech rule applies: the clip is taken as non-speech."""
-        return self.no_speech_prob > NO_SPEECH_THRESHOLD and self.avg_logprob < LOGPROB_THRESHOLD
+        return no_speech(self.no_speech_prob, self.avg_logprob)
 
 
 @dataclass
@@ -98,6 +98,11 @@ class Decoded:
     tokens: list[int]  # generated ids, end-of-text excluded
     step_logits: np.ndarray  # (n + 1, vocab), or (n, vocab) when cut at the limit
     no_speech_prob: float
+
+
+def no_speech(no_speech_prob: float, avg_logprob: float) -> bool:
+    """Whisper's no-speech rule, for a label or a sampled transcript: the clip is taken as non-speech."""
+    return no_speech_prob > NO_SPEECH_THRESHOLD and avg_logprob < LOGPROB_THRESHOLD
 
 
 def sample_token_limit(longest_label: int, max_label_tokens: int) -> int:
