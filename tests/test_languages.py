@@ -14,7 +14,9 @@ from tests.conftest import ROOT
 sys.path.insert(0, str(ROOT))  # benchmarks/ is a folder of scripts, not an installed package
 
 from benchmarks import language_corpus as lc  # noqa: E402
-from benchmarks.languages import CUTS, KEPT, OTHERS, goal_lines, languages, metric_table, referenced  # noqa: E402
+from benchmarks.languages import (  # noqa: E402
+    CUTS, KEPT, OTHERS, goal_lines, languages, metric_table, readability, referenced,
+)
 from benchmarks.study_corpus import CORRUPTIONS, PARTS  # noqa: E402
 
 
@@ -94,3 +96,14 @@ def test_clean_clips_are_deterministic(lang):
     a = lc.clean_items(lang, PARTS["test"].test_voices, 1, seed=3)
     b = lc.clean_items(lang, PARTS["test"].test_voices, 1, seed=3)
     assert [x.voice for x in a] == [x.voice for x in b] and np.array_equal(a[0].audio, b[0].audio)
+
+
+def test_readability_counts_good_clean_labels_per_source():
+    table = _table(n=10).assign(source="espeak-ng")
+    table.loc[10:14, "source"] = "kokoro"
+    table.loc[10:14, "wer"] = [0.0, 0.1, 0.2, 0.5, 0.9]  # German Kokoro clips: three good labels
+    table.loc[15, "kind"] = "noise"  # a corrupted clip is not counted
+    frame = readability(languages(table))
+    assert frame.loc["de", "kokoro good"] == "3/5" and frame.loc["de", "kokoro median"] == pytest.approx(0.2)
+    assert frame.loc["de", "espeak-ng good"].endswith("/4")
+    assert np.isnan(frame.loc["en", "kokoro median"])  # no English Kokoro clip here
