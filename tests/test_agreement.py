@@ -113,13 +113,22 @@ def test_unreadable_and_failing_clips_cost_only_themselves():
 CLIPS = {"clean": "real_0002", "babble": "babble_0002", "german": "other_language_0001"}
 
 
+def _demo_rows() -> dict[str, dict]:
+    """The demo manifest's lines by clip name, their audio paths absolute."""
+    rows = map(json.loads, DEMO_MANIFEST.read_text().splitlines())
+    return {Path(r["audio_filepath"]).stem: {**r, "audio_filepath": str(DEMO_MANIFEST.parent / r["audio_filepath"])}
+            for r in rows}
+
+
+def _demo_clip(kind: str) -> str:
+    return _demo_rows()[CLIPS[kind]]["audio_filepath"]
+
+
 def _manifest(root: Path) -> Path:
     """The three demo clips of CLIPS, as a manifest."""
-    rows = {Path(r["audio_filepath"]).stem: r for r in map(json.loads, DEMO_MANIFEST.read_text().splitlines())}
+    rows = _demo_rows()
     manifest = root / "manifest.jsonl"
-    manifest.write_text("".join(json.dumps({**rows[n], "audio_filepath": str(DEMO_MANIFEST.parent /
-                                                                               rows[n]["audio_filepath"])}) + "\n"
-                                for n in CLIPS.values()))
+    manifest.write_text("".join(json.dumps(rows[n]) + "\n" for n in CLIPS.values()))
     return manifest
 
 
@@ -257,3 +266,22 @@ def test_a_sample_stops_at_twice_the_longest_label():
     assert sample_token_limit(20, 225) == 2 * 20 + SAMPLE_SLACK_TOKENS
     assert sample_token_limit(0, 225) == SAMPLE_SLACK_TOKENS  # an emptied label: a short sample still disagrees
     assert sample_token_limit(200, 225) == 225  # never past the label limit
+
+
+def test_the_pass_and_a_later_sample_cap_a_batch_alike(monkeypatch):
+    """The cap counts the final labels on both paths (an emptied label: 0 tokens), so one fingerprint means one
+    sample length."""
+    from engine.teacher import load_teacher
+
+    teacher = load_teacher(TeacherOptions(threads=1, samples=2))
+    caps = []
+    monkeypatch.setattr(teacher, "_sample", lambda encoded, prompts, longest: caps.append(longest) or
+                        [["x"]] * len(prompts))
+    clips = [load_audio(_demo_clip(kind)).samples for kind in ("clean", "german")]
+    outputs = teacher.run(clips, ["en", "de"])
+    teacher.sample(clips, ["en", "de"], [o.text for o in outputs])
+    assert caps[0] == caps[1] == max(len(teacher.tokenizer.encode(o.text)) for o in outputs) > 0
+    monkeypatch.setattr("engine.teacher.options.no_speech", lambda no_speech_prob, avg_logprob: True)
+    emptied = teacher.run(clips, ["en", "de"])
+    teacher.sample(clips, ["en", "de"], [o.text for o in emptied])
+    assert all(o.text == "" and o.tokens for o in emptied) and caps[2] == caps[3] == 0

@@ -96,7 +96,6 @@ class Teacher:
                         for given, (found, _) in zip(langs, detected)]
         prompts = [self.prompt(lang) for lang in decode_langs]
         results = self._decode(encoded, prompts)
-        sampled = self._sampled_or_none(encoded, prompts, max(len(r.tokens) for r in results))
         states = self._states(encoded)
         outputs = []
         for i, result in enumerate(results):
@@ -115,11 +114,13 @@ class Teacher:
                 detected_lang=detected[i][0],
                 lang_prob=float(detected[i][1]),
                 embedding=states[i, :n_frames].astype(np.float32).mean(axis=0),
-                samples=sampled[i],
             )
             if output.emptied:
                 output.text = ""
             outputs.append(output)
+        sampled = self._sampled_or_none(encoded, prompts, self.longest_label([o.text for o in outputs]))
+        for output, samples in zip(outputs, sampled):
+            output.samples = samples
         return outputs
 
     def sample(self, waveforms: list[np.ndarray], langs: list[str], labels: list[str]) -> list[list[str]]:
@@ -128,9 +129,13 @@ class Teacher:
         there, a sample stops at `sample_token_limit` of the batch's longest label."""
         frames = self.window_frames(max(len(w) for w in waveforms))
         encoded = self._encode(np.stack([self.log_mel(w, frames) for w in waveforms]))
-        longest = max(len(self.tokenizer.encode(label)) if label else 0 for label in labels)
         return self._sample(encoded, [self.prompt(lang if self.language_token(lang) is not None else "en")
-                                      for lang in langs], longest)
+                                      for lang in langs], self.longest_label(labels))
+
+    def longest_label(self, labels: list[str]) -> int:
+        """Tokens in the longest of `labels` (an emptied label counts 0): what caps a batch's samples, the same
+        whether they are drawn in the teacher pass or later."""
+        return max(len(self.tokenizer.encode(label)) if label else 0 for label in labels)
 
     def _sampled_or_none(self, encoded, prompts: list[list[int]], longest: int) -> list[list[str] | None]:
         """`_sample`'s transcripts when the options ask for them; None for each clip when they do not, or when
