@@ -1,12 +1,12 @@
-"""A per-language evaluation corpus: the study corpus's clean speech and graded corruptions in 12 languages.
+"""A per-language evaluation corpus: the study corpus's clean speech and graded corruptions in 13 languages.
 
     python benchmarks/language_corpus.py --out /tmp/languages [--seed 31] [--variants 2] [--kokoro 2]
 
 (`benchmarks/languages.py` builds it when its folder has none, then scores and reports on it.)
 
 English plus the study's eight other Latin-script languages (de fr es it pt nl sv pl), Russian (Cyrillic),
-Arabic (right to left) and Japanese (unspaced; written in kana, which espeak-ng reads: it calls every kanji
-"Chinese letter"). Each language has `SENTENCES` sentences (the new ones written for this corpus); this
+Arabic (right to left), Japanese (unspaced; written in kana, which espeak-ng reads: it calls every kanji
+"Chinese letter") and Korean (Hangul; the one language besides English with an offline proxy, vosk-ko). Each language has `SENTENCES` sentences (the new ones written for this corpus); this
 corpus takes those the study's dev part never uses (`TEST_SENTENCES`, so nothing here was calibrated on),
 English from the study's test half. Each sentence is spoken by `--variants` espeak-ng variants of the study's
 test voices and by `--kokoro` Kokoro voices (`benchmarks/kokoro_voice.py`, from `KOKORO_TEST_VOICES`; the
@@ -66,9 +66,19 @@ NEW_LANGUAGES = {
            "こどもたちはがっこうのあとにこうえんであそびます。",
            "そぼはせかいでいちばんおいしいおかしをやきます。",
            "みせはにちようびにしまっています。"),
+    "ko": ("기차는 십 분 후에 출발합니다.",
+           "제 여동생은 호수 옆 작은 집에 살아요.",
+           "실례지만 역이 어디에 있어요?",
+           "여름에는 자주 바다에 가요.",
+           "오늘은 아주 춥고 눈이 와요.",
+           "아이들이 학교가 끝나고 공원에서 놀아요.",
+           "할머니는 세상에서 제일 맛있는 떡을 만드세요.",
+           "그 가게는 일요일에 문을 닫아요."),
 }
 LANGUAGES = {**OTHER_LANGUAGES, **NEW_LANGUAGES}  # lang -> its SENTENCES sentences (English apart)
-UNSPACED = ("ja",)  # label quality by CER: a whole sentence is one "word"
+# label quality by CER: Japanese has no spaces (a whole sentence is one "word"); Korean's spaced words carry their
+# particles, so one wrong syllable costs the whole word (Korean ASR is judged by CER)
+BY_CHARACTERS = ("ja", "ko")
 DEV_SENTENCES = set(PARTS["dev"].other_pool) | set(PARTS["dev"].other_test)
 TEST_SENTENCES = tuple(k for k in range(SENTENCES) if k not in DEV_SENTENCES)
 

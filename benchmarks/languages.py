@@ -7,7 +7,7 @@ teacher and every label-free group (`GROUPS`; resumable: a rerun goes on from fi
 per language, on the clips with a reference that fits (truncated clips are left out: their reference is the
 whole sentence, not the words still audible), for each family of `combined` (`engine.scores.FAMILIES`), its
 best column's Spearman correlation with low WER, AUROC for spotting labels with WER above 20 % and above 50 %
-(CER for unspaced scripts), and the duration-weighted WER of the 70 % it keeps; `combined` beside them. Japanese references are
+(CER for Japanese and Korean), and the duration-weighted WER of the 70 % it keeps; `combined` beside them. Japanese references are
 kana (what espeak-ng reads) while the teacher writes kanji and katakana, so Japanese labels are judged by the CER
 of their hiragana reading (pykakasi) against the reference's. Nothing is fitted here:
 `combined` is the shipped calibration (fitted on the study's dev part), the corpus uses none of its sentences.
@@ -26,17 +26,19 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.calibrate import UNREFERENCED_KINDS  # noqa: E402
-from benchmarks.language_corpus import DEFAULT_SEED, MANIFEST_PATH, UNSPACED, VARIANTS, build  # noqa: E402
+from benchmarks.language_corpus import DEFAULT_SEED, MANIFEST_PATH, BY_CHARACTERS, VARIANTS, build  # noqa: E402
 from engine.analysis.validate import MIN_ROWS, kept_wer, markdown_table, oriented, score_columns  # noqa: E402
 from engine.extras import ExtraOptions  # noqa: E402
 from engine.io.workspace import Workspace  # noqa: E402
 from engine.scores import FAMILIES  # noqa: E402
 from engine.scores.calibration import shipped  # noqa: E402
-from engine.scores.reference_wer import FLOAT32_SLACK, GOOD_WER, cer  # noqa: E402
+from engine.scores import reference_wer  # noqa: E402
+from engine.scores.reference_wer import FLOAT32_SLACK, GOOD_WER  # noqa: E402
 from engine.scoring.pipeline import ScoreOptions, score_workspace  # noqa: E402
 from engine.teacher.options import TeacherOptions  # noqa: E402
 
 GROUPS = "truncation,proxy,phoneme,align,lm,agreement,dnsmos"
+PROXIES = "tiny.en;vosk-ko"  # every offline proxy: tiny.en reads English, vosk-ko Korean
 KEPT = "kept_wer@70%"
 CUTS = (GOOD_WER, 0.5)  # bad labels: the issue's cut, and a looser one for languages the teacher reads poorly
 GOAL_GAP = 0.03  # issue #17: the best family on other languages within this AUROC of English's best
@@ -55,7 +57,7 @@ def scored_table(out: Path, threads: int) -> pd.DataFrame:
     """The corpus's scores with each clip's kind, scoring (or resuming) first."""
     ws = out / "ws"
     for line in score_workspace(out / MANIFEST_PATH, ws, TeacherOptions(threads=threads),
-                                ScoreOptions(), GROUPS, ExtraOptions(threads=threads), make_map=False):
+                                ScoreOptions(), GROUPS, ExtraOptions(threads=threads, proxy=PROXIES), make_map=False):
         print(line, flush=True)
     workspace = Workspace(ws)
     clips = {c.id: c for c in workspace.read_clips()}
@@ -77,15 +79,32 @@ def kana(text: str) -> str:
     return "".join(part["hira"] for part in _kakasi().convert(text))
 
 
+def error_rates(references: pd.Series, hypotheses: pd.Series, langs: pd.Series) -> np.ndarray:
+    """WER of each hypothesis against its reference; CER for BY_CHARACTERS, Japanese on both texts' kana readings."""
+    refs, hyps, langs = list(references), [h if isinstance(h, str) else "" for h in hypotheses], list(langs)
+    out = reference_wer.wer(refs, hyps, langs)
+    for i, lang in enumerate(langs):
+        if lang in BY_CHARACTERS:
+            ref, hyp = (kana(refs[i]), kana(hyps[i])) if lang == "ja" else (refs[i], hyps[i])
+            out[i] = reference_wer.cer([ref], [hyp], [lang])[0]
+    return out
+
+
 def referenced(table: pd.DataFrame) -> pd.DataFrame:
-    """Labelled clips whose reference is what they say (not truncated); unspaced scripts judged by CER, Japanese
-    on its reading."""
+    """Labelled clips whose reference is what they say (not truncated), with the error rate of their label (`wer`:
+    the pipeline's WER, its CER for BY_CHARACTERS, Japanese on kana readings) and of their proxy transcript
+    (`proxy_error` by `error_rates`; NaN where no proxy read the clip)."""
     rows = table[table["pseudo_label"].notna() & ~table["kind"].isin(UNREFERENCED_KINDS)].copy()
-    unspaced = rows["lang"].isin(UNSPACED)
-    rows.loc[unspaced, "wer"] = rows.loc[unspaced, "cer"]
+    by_characters = rows["lang"].isin(BY_CHARACTERS)
+    rows.loc[by_characters, "wer"] = rows.loc[by_characters, "cer"]  # the pipeline's, against the reference
     japanese = rows["lang"] == "ja"
-    rows.loc[japanese, "wer"] = cer([kana(t) for t in rows.loc[japanese, "text"]],
-                                    [kana(t) for t in rows.loc[japanese, "pseudo_label"]], ["ja"] * int(japanese.sum()))
+    rows.loc[japanese, "wer"] = error_rates(rows.loc[japanese, "text"], rows.loc[japanese, "pseudo_label"],
+                                            rows.loc[japanese, "lang"])
+    rows["proxy_error"] = np.nan
+    if "proxy_text" in rows:
+        proxied = rows["proxy_text"].notna()
+        rows.loc[proxied, "proxy_error"] = error_rates(rows.loc[proxied, "text"], rows.loc[proxied, "proxy_text"],
+                                                       rows.loc[proxied, "lang"])
     return rows.drop(columns=["combined_tuned"], errors="ignore")  # tuned on these references: not label-free
 
 
@@ -169,16 +188,18 @@ def goal_lines(results: list[Language], metric: str) -> list[str]:
 
 
 def readability(results: list[Language]) -> pd.DataFrame:
-    """Per language and speech source, its clean clips' good labels (error rate at most the first cut) and median
-    error rate: which languages the teacher can read from which voices."""
+    """Per language and speech source, how many clean clips' labels (and proxy transcripts, where a proxy read them)
+    have an error rate of at most the first cut, and their median error rate: which voices each model can read."""
     table = {}
     for lang in results:
         clean = lang.rows[lang.rows["kind"] == "clean"]
         row = {}
         for source, rows in clean.groupby("source"):
-            good = int((rows["wer"] <= CUTS[0] + FLOAT32_SLACK).sum())
-            row[f"{source} good"] = f"{good}/{len(rows)}"
-            row[f"{source} median"] = float(rows["wer"].median())
+            for model, column in (("teacher", "wer"), ("proxy", "proxy_error")):
+                errors = rows[column].dropna()
+                if len(errors):
+                    row[f"{source} {model} good"] = f"{int((errors <= CUTS[0] + FLOAT32_SLACK).sum())}/{len(errors)}"
+                    row[f"{source} {model} median"] = float(errors.median())
         table[lang.name] = row
     return pd.DataFrame.from_dict(table, orient="index").rename_axis("language")
 
@@ -199,9 +220,10 @@ def report(command: str, table: pd.DataFrame) -> str:
     good = {lang.name: int((lang.rows["wer"] <= CUTS[0] + FLOAT32_SLACK).sum()) for lang in results}
     return "\n".join([
         "# Label-free scores per language", "", f"Generated by `{command}`.", "",
-        "Speech in 12 languages from espeak-ng and Kokoro voices, clean and with the study's graded corruptions "
+        "Speech in 13 languages from espeak-ng and Kokoro voices, clean and with the study's graded corruptions "
         "(`benchmarks/language_corpus.py`); truncated clips left out. Each family shows its best column. Error "
-        f"rates are WER, CER for {', '.join(UNSPACED)} (on its kana reading).", "",
+        f"rates are WER, CER for {', '.join(BY_CHARACTERS)} (ja on its kana reading). The proxies are "
+        f"`{PROXIES}`: English and Korean.", "",
         "Labels with an error rate of at most 20 % per language: " + ", ".join(f"{k} {v}" for k, v in good.items())
         + ".", "",
         f"## How well the teacher reads each source (clean clips: labels at most {CUTS[0]:.0%}, median error rate)",

@@ -1,5 +1,5 @@
 """The per-language corpus and report: sentences apart from the study's dev part, one language's clips end to
-end, and the report's rules (truncated clips out, CER for unspaced scripts, best member per family)."""
+end, and the report's rules (truncated clips out, CER for Japanese and Korean, best member per family)."""
 from __future__ import annotations
 
 import json
@@ -21,7 +21,7 @@ from benchmarks.study_corpus import CORRUPTIONS, PARTS  # noqa: E402
 
 
 def test_every_language_has_its_sentences_and_none_from_the_dev_part():
-    assert len(lc.LANGUAGES) >= 8 and {"ar", "ja", "ru"} <= set(lc.LANGUAGES)  # right to left, unspaced, Cyrillic
+    assert len(lc.LANGUAGES) >= 8 and {"ar", "ja", "ru", "ko"} <= set(lc.LANGUAGES)  # right to left, unspaced, Cyrillic, Hangul
     assert all(len(texts) == lc.SENTENCES for texts in lc.LANGUAGES.values())
     assert lc.TEST_SENTENCES and not set(lc.TEST_SENTENCES) & lc.DEV_SENTENCES
     assert set(lc.english_sentences(5)) <= set(PARTS["test"].english)
@@ -59,7 +59,7 @@ def test_truncated_clips_are_left_out_and_unspaced_scripts_use_cer():
     table.loc[2, ["lang", "pseudo_label", "text"]] = ["ja", "エキ", "えき"]
     rows = referenced(table.assign(combined_tuned=0.5)).set_index("id")
     assert "c0" not in rows.index and "combined_tuned" not in rows
-    assert rows.loc["c1", "wer"] == table.loc[1, "wer"]  # Thai is not in UNSPACED: judged by words
+    assert rows.loc["c1", "wer"] == table.loc[1, "wer"]  # Thai is not in BY_CHARACTERS: judged by words
     assert rows.loc["c2", "wer"] == 0.0  # katakana label, hiragana reference: the same reading
 
 
@@ -98,12 +98,25 @@ def test_clean_clips_are_deterministic(lang):
     assert [x.voice for x in a] == [x.voice for x in b] and np.array_equal(a[0].audio, b[0].audio)
 
 
-def test_readability_counts_good_clean_labels_per_source():
-    table = _table(n=10).assign(source="espeak-ng")
+def test_readability_counts_good_clean_labels_and_proxy_transcripts_per_source():
+    table = _table(n=10).assign(source="espeak-ng", proxy_text=None)
     table.loc[10:14, "source"] = "kokoro"
     table.loc[10:14, "wer"] = [0.0, 0.1, 0.2, 0.5, 0.9]  # German Kokoro clips: three good labels
     table.loc[15, "kind"] = "noise"  # a corrupted clip is not counted
+    table.loc[[10, 11], "proxy_text"] = ["words", "other things"]  # a proxy read two of them: one right
     frame = readability(languages(table))
-    assert frame.loc["de", "kokoro good"] == "3/5" and frame.loc["de", "kokoro median"] == pytest.approx(0.2)
-    assert frame.loc["de", "espeak-ng good"].endswith("/4")
-    assert np.isnan(frame.loc["en", "kokoro median"])  # no English Kokoro clip here
+    assert frame.loc["de", "kokoro teacher good"] == "3/5" and frame.loc["de", "kokoro teacher median"] == pytest.approx(0.2)
+    assert frame.loc["de", "espeak-ng teacher good"].endswith("/4")
+    assert frame.loc["de", "kokoro proxy good"] == "1/2" and "espeak-ng proxy good" not in frame
+    assert np.isnan(frame.loc["en", "kokoro teacher median"])  # no English Kokoro clip here
+
+
+def test_proxy_error_is_cer_for_korean_and_kana_for_japanese():
+    table = _table(n=1).iloc[:0]
+    rows = pd.DataFrame({"id": ["k", "j", "e"], "pseudo_label": "x", "kind": "clean", "lang": ["ko", "ja", "en"],
+                         "text": ["가게는 문을 닫아요", "えき", "the shop is shut"], "wer": 1.0, "cer": 0.5,
+                         "proxy_text": ["가게는 무늘 닫아요", "エキ", "the shop is shot"]})
+    out = referenced(pd.concat([table, rows])).set_index("id")
+    assert out.loc["k", "proxy_error"] == pytest.approx(2 / 10)  # two syllables of ten characters (spaces count)
+    assert out.loc["j", "proxy_error"] == 0.0 and out.loc["e", "proxy_error"] == pytest.approx(0.25)
+    assert out.loc["k", "wer"] == 0.5  # a Korean label: its CER
