@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from engine.analysis.calibrate import calibrate, capped_wer, kept_wers, out_of_fold
-from engine.scores.calibration import Calibration, Curve, Feature, estimated_wer, kept_wer_estimate, shipped
+from engine.scores.calibration import TIE_BREAK, Calibration, Curve, Feature, estimated_wer, kept_wer_estimate, shipped
 from engine.scores.combined import combined
 
 
@@ -46,7 +46,18 @@ def test_band_scores_are_distance_from_the_centre():
     feature = Feature("chars_per_sec", 1.0, Curve((0.0, 10.0), (0.0, 1.0)), band_center=14.0)
     values = estimated_wer(pd.DataFrame({"chars_per_sec": [14.0, 9.0, 19.0, np.nan]}),
                            Calibration((feature,), Curve((0.0, 1.0), (0.0, 1.0))))
-    assert values[0] == 0 and values[1] == values[2] == pytest.approx(0.5) and np.isnan(values[3])
+    assert values[0] == pytest.approx(0, abs=TIE_BREAK) and values[1] == values[2] == pytest.approx(0.5, abs=TIE_BREAK)
+    assert np.isnan(values[3])
+
+
+def test_clips_on_one_flat_step_still_rank_as_their_scores_do():
+    step = Curve((-2.0, -1.0, -0.5, 0.0), (1.0, 0.6, 0.6, 0.0))  # flat between -1 and -0.5
+    flat = Calibration((Feature("avg_logprob", 1.0, step),), Curve((0.0, 0.5, 0.7, 1.0), (0.0, 0.5, 0.5, 1.0)))
+    logprobs = np.array([-3.0, -2.5, -0.9, -0.8, -0.6, 0.5, 1.0])  # beyond the knots, and on both flats
+    values = estimated_wer(pd.DataFrame({"avg_logprob": logprobs}), flat)
+    assert (np.diff(values) < 0).all()  # higher avg_logprob, lower estimate: no ties
+    assert np.abs(values - flat.final(step(logprobs))).max() <= TIE_BREAK
+    assert (np.diff(combined(pd.DataFrame({"avg_logprob": logprobs}), flat)) > 0).all()  # still apart in float32
 
 
 def test_file_round_trips_and_missing_scores_fall_back_to_present_ones():

@@ -78,7 +78,7 @@ def out_of_fold(table: pd.DataFrame, columns: list[str], y: np.ndarray, higher: 
     estimate = np.full(len(table), np.nan)
     for fit, held in KFold(FOLDS, shuffle=True, random_state=seed).split(table):
         calibration = fitted(table.iloc[fit], columns, y[fit], higher)
-        estimate[held] = calibration.final(stacked(table.iloc[held], calibration.features))
+        estimate[held] = calibration.estimated(table.iloc[held])
     return estimate
 
 

@@ -6,7 +6,9 @@ Each chosen score maps to an estimated WER (capped at 1) by a monotone step curv
 `knots_y` the estimate there, linear in between, flat outside. A band score (a speaking rate: best in the
 middle) is first turned into its distance from the development corpus's median. A clip's
 estimate is the weighted mean of the curves of the scores it has (weights ≥ 0, renormalised over the
-present ones), passed once more through a monotone `final` curve that keeps the mean calibrated.
+present ones), passed once more through a monotone `final` curve that keeps the mean calibrated. A step
+curve is flat between its steps, so a share `TIE_BREAK` of the estimate follows the scores' own order: clips
+on one step still rank as their scores do, and no estimate moves by more than that share.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+TIE_BREAK = 1e-3  # share of the estimate that follows the scores' order: above float32's step, far below the fit's error
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,15 @@ class Curve:
         values = np.asarray(values, dtype=np.float64)
         out = np.interp(values, self.knots_x, self.knots_y)
         return np.where(np.isnan(values), np.nan, out)
+
+    def order(self, values: np.ndarray) -> np.ndarray:
+        """A strictly monotone map of the values into (0, 1), rising where the curve rises (constant for a
+        flat curve); NaN stays NaN."""
+        values = np.asarray(values, dtype=np.float64)
+        low, high = self.knots_x[0], self.knots_x[-1]
+        squashed = 0.5 + np.arctan((values - (low + high) / 2) / ((high - low) / 2 or 1.0)) / np.pi
+        rise = np.sign(self.knots_y[-1] - self.knots_y[0])
+        return 0.5 + rise * (squashed - 0.5)
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,11 @@ class Calibration:
         final = Curve(tuple(data["final"]["knots_x"]), tuple(data["final"]["knots_y"]))
         return cls(features, final, data.get("source", {}))
 
+    def estimated(self, table: pd.DataFrame) -> np.ndarray:
+        """Estimated WER of each row (see `estimated_wer`)."""
+        return (1 - TIE_BREAK) * self.final(stacked(table, self.features)) \
+            + TIE_BREAK * stacked(table, self.features, of=Curve.order)
+
 
 @lru_cache(maxsize=1)
 def shipped() -> Calibration | None:
@@ -75,11 +92,12 @@ def shipped() -> Calibration | None:
     return Calibration.from_json(CALIBRATION_FILE.read_text()) if CALIBRATION_FILE.is_file() else None
 
 
-def stacked(table: pd.DataFrame, features: tuple[Feature, ...]) -> np.ndarray:
-    """Weighted mean over the present features of their curves' estimates; NaN where none is present."""
+def stacked(table: pd.DataFrame, features: tuple[Feature, ...], of=Curve.__call__) -> np.ndarray:
+    """Weighted mean over the present features of their curves' estimates (or of another map of the curve,
+    `of(curve, values)`); NaN where none is present."""
     total, weights = np.zeros(len(table)), np.zeros(len(table))
     for feature in features:
-        estimate = feature.curve(feature.values(table))
+        estimate = of(feature.curve, feature.values(table))
         have = ~np.isnan(estimate)
         total[have] += feature.weight * estimate[have]
         weights[have] += feature.weight
@@ -93,7 +111,7 @@ def estimated_wer(table: pd.DataFrame, calibration: Calibration | None = None) -
     calibration = calibration or shipped()
     if calibration is None:
         return np.full(len(table), np.nan)
-    return calibration.final(stacked(table, calibration.features))
+    return calibration.estimated(table)
 
 
 def kept_wer_estimate(estimates: np.ndarray, durations: np.ndarray) -> float:
