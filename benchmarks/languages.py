@@ -26,6 +26,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.calibrate import UNREFERENCED_KINDS  # noqa: E402
+from benchmarks.study_stats import BOOTSTRAP, Interval, interval  # noqa: E402
 from benchmarks.language_corpus import DEFAULT_SEED, MANIFEST_PATH, BY_CHARACTERS, VARIANTS, build  # noqa: E402
 from engine.analysis.validate import MIN_ROWS, kept_wer, markdown_table, oriented, score_columns  # noqa: E402
 from engine.extras import ExtraOptions  # noqa: E402
@@ -41,6 +42,7 @@ GROUPS = "truncation,proxy,phoneme,align,lm,agreement,dnsmos"
 PROXIES = "tiny.en;vosk-ko"  # every offline proxy: tiny.en reads English, vosk-ko Korean
 KEPT = "kept_wer@70%"
 CUTS = (GOOD_WER, 0.5)  # bad labels: the issue's cut, and a looser one for languages the teacher reads poorly
+RANKED = {"spearman": None, **{f"auroc@{cut:.0%}": cut for cut in CUTS}}  # rank metrics: name → its WER cut
 GOAL_GAP = 0.03  # issue #17: the best family on other languages within this AUROC of English's best
 MIN_CLIPS = 30  # issue #17: combined at least as good as its best member in every language with this many clips
 OTHERS = "other languages"
@@ -111,17 +113,42 @@ def referenced(table: pd.DataFrame) -> pd.DataFrame:
 def column_metrics(rows: pd.DataFrame, column: str) -> dict[str, float]:
     """Spearman of the column's goodness with low WER, its AUROC for WER above each of CUTS (NaN without both
     kinds of label or with fewer than MIN_ROWS clips), and the WER of the best 70 % it keeps."""
-    from scipy.stats import spearmanr
-    from sklearn.metrics import roc_auc_score
-
-    wer = rows["wer"].to_numpy(dtype=float)
-    good = oriented(rows[column], column)
-    out = {"spearman": -spearmanr(good, wer).statistic if len(rows) >= MIN_ROWS else np.nan}
-    for cut in CUTS:
-        bad = wer > cut + FLOAT32_SLACK
-        out[f"auroc@{cut:.0%}"] = roc_auc_score(bad, -good) if len(rows) >= MIN_ROWS and 0 < bad.sum() < len(bad) else np.nan
+    wer, good = rows["wer"].to_numpy(dtype=float), oriented(rows[column], column)
+    out = {metric: float(resampled(wer, good, metric, draws=np.arange(len(wer))[None])[0]) if len(rows) >= MIN_ROWS
+           else np.nan for metric in RANKED}
     out[KEPT] = kept_wer(good, wer, rows["duration"].fillna(1.0).to_numpy(dtype=float), 0.7)
     return out
+
+
+def resampled(wer: np.ndarray, good: np.ndarray, metric: str, draws: np.ndarray) -> np.ndarray:
+    """`metric` (one of RANKED: Spearman of goodness with low WER, or AUROC for WER above a cut) of each row of
+    clip indices `draws` (draws, clips); NaN where a draw lacks either kind of label or has constant values."""
+    from scipy.stats import rankdata
+
+    wers, goods = wer[draws], good[draws]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if RANKED[metric] is None:
+            a, b = (rankdata(v, axis=1) for v in (wers, goods))
+            a, b = a - a.mean(axis=1, keepdims=True), b - b.mean(axis=1, keepdims=True)
+            return -(a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+        bad = wers > RANKED[metric] + FLOAT32_SLACK
+        n_bad, n_good = bad.sum(axis=1), (~bad).sum(axis=1)
+        rank_sum = (rankdata(-goods, axis=1) * bad).sum(axis=1)  # Mann–Whitney U of badness ranks
+        auroc = (rank_sum - n_bad * (n_bad + 1) / 2) / (n_bad * n_good)
+        return np.where((n_bad > 0) & (n_good > 0), auroc, np.nan)
+
+
+def bootstrap(rows: pd.DataFrame, column: str, metric: str, seed: int) -> np.ndarray:
+    """`metric` of `column` on BOOTSTRAP resamples of `rows`' clips; one seed draws the same clips for every
+    column, so two columns' draws pair."""
+    draws = np.random.default_rng(seed).integers(len(rows), size=(BOOTSTRAP, len(rows)))
+    return resampled(rows["wer"].to_numpy(dtype=float), oriented(rows[column], column), metric, draws)
+
+
+def difference(ours: np.ndarray, theirs: np.ndarray, value: float) -> Interval:
+    """95 % interval of ours − theirs over draws where both are defined."""
+    both = np.isfinite(ours) & np.isfinite(theirs)
+    return interval((ours - theirs)[both], value)
 
 
 def language(name: str, rows: pd.DataFrame) -> Language:
@@ -164,26 +191,40 @@ def combined_members() -> list[str]:
     return [f.column for f in calibration.features] if calibration else []
 
 
+def best_column(lang: Language, columns: list[str], metric: str) -> str | None:
+    """The column among `columns` with the highest `metric` in `lang`; None without one."""
+    present = [c for c in columns if c in lang.metrics.index and pd.notna(lang.metrics.loc[c, metric])]
+    return lang.metrics.loc[present, metric].astype(float).idxmax() if present else None
+
+
+def family_of(column: str) -> str:
+    return next(family for family, columns in FAMILIES.items() if column in columns)
+
+
 def goal_lines(results: list[Language], metric: str) -> list[str]:
-    """The issue's two goals on `metric`: the best family's gap to English, and combined against its best member
-    in every language with MIN_CLIPS clips."""
-    table = metric_table(results, metric)
-    families = [f for f in FAMILIES if table[f].notna().any()]
+    """The issue's two goals on `metric` (one of RANKED), each with a 95 % bootstrap interval over clips: the best
+    family's gap to English, and combined against its best member in every language with MIN_CLIPS clips."""
+    by_name = {lang.name: lang for lang in results}
+    family_columns = [c for columns in FAMILIES.values() for c in columns]
     lines = []
-    best = table[families].max(axis=1)
-    if pd.notna(best.get("en")) and pd.notna(best.get(OTHERS)):
-        gap = best["en"] - best[OTHERS]
-        lines.append(f"- {metric}: best family on English {table.loc['en', families].astype(float).idxmax()} "
-                     f"{best['en']:.3f}; on the other languages pooled {table.loc[OTHERS, families].astype(float).idxmax()} "
-                     f"{best[OTHERS]:.3f} (gap {gap:+.3f}; goal ≤ {GOAL_GAP}: {'met' if gap <= GOAL_GAP else 'not met'})")
+    en, others = by_name.get("en"), by_name.get(OTHERS)
+    ours, theirs = (best_column(lang, family_columns, metric) if lang else None for lang in (en, others))
+    if ours and theirs:
+        value = en.metrics.loc[ours, metric] - others.metrics.loc[theirs, metric]
+        gap = difference(bootstrap(en.rows, ours, metric, 0), bootstrap(others.rows, theirs, metric, 1), value)
+        lines.append(f"- {metric}: best family on English {family_of(ours)} ({ours} {en.metrics.loc[ours, metric]:.3f}); "
+                     f"on the other languages pooled {family_of(theirs)} ({theirs} "
+                     f"{others.metrics.loc[theirs, metric]:.3f}); gap {gap.text()} (goal ≤ {GOAL_GAP}: "
+                     f"{'met' if value <= GOAL_GAP else 'not met'})")
     for lang in results:
-        members = [c for c in combined_members() if c in lang.metrics.index and pd.notna(lang.metrics.loc[c, metric])]
-        if lang.name == OTHERS or len(lang.rows) < MIN_CLIPS or not members or pd.isna(lang.metrics.loc["combined", metric]):
+        member = best_column(lang, combined_members(), metric)
+        if lang.name == OTHERS or len(lang.rows) < MIN_CLIPS or not member or pd.isna(lang.metrics.loc["combined", metric]):
             continue
-        member = lang.metrics.loc[members, metric].astype(float).idxmax()
-        ours, theirs = lang.metrics.loc["combined", metric], lang.metrics.loc[member, metric]
-        lines.append(f"- {metric}, {lang.name}: combined {ours:.3f} {'≥' if ours >= theirs - 1e-9 else '<'} its best "
-                     f"member {member} {theirs:.3f}")
+        value = lang.metrics.loc["combined", metric] - lang.metrics.loc[member, metric]
+        margin = difference(bootstrap(lang.rows, "combined", metric, 0), bootstrap(lang.rows, member, metric, 0), value)
+        lines.append(f"- {metric}, {lang.name}: combined {lang.metrics.loc['combined', metric]:.3f} "
+                     f"{'≥' if value >= -1e-9 else '<'} its best member {member} {lang.metrics.loc[member, metric]:.3f} "
+                     f"(difference {margin.text()})")
     return lines
 
 
@@ -232,7 +273,8 @@ def report(command: str, table: pd.DataFrame) -> str:
         f"## AUROC for an error rate above {CUTS[0]:.0%}", "", markdown_table(metric_table(results, first)), "",
         f"## AUROC for an error rate above {CUTS[1]:.0%}", "", markdown_table(metric_table(results, second)), "",
         "## Kept-set error rate at 70 % (duration-weighted)", "", markdown_table(counts), "",
-        "## Goals (issue #17)", "", *goal_lines(results, first), *goal_lines(results, second),
+        "## Goals (issue #17)", "", f"Intervals: 95 % bootstrap over clips ({BOOTSTRAP} draws; combined and its member on "
+        "the same draws).", "", *goal_lines(results, first), *goal_lines(results, second),
         *goal_lines(results, "spearman"), "",
         "## Which groups score which language (share of labelled clips)", "", markdown_table(coverage(table), 2), "",
     ])

@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT))  # benchmarks/ is a folder of scripts, not an inst
 
 from benchmarks import language_corpus as lc  # noqa: E402
 from benchmarks.languages import (  # noqa: E402
-    CUTS, KEPT, OTHERS, goal_lines, languages, metric_table, readability, referenced,
+    CUTS, KEPT, OTHERS, goal_lines, languages, metric_table, readability, referenced, resampled,
 )
 from benchmarks.study_corpus import CORRUPTIONS, PARTS  # noqa: E402
 
@@ -74,6 +74,25 @@ def test_report_tables_and_goals():
     assert metric_table(results, "spearman").loc["en", "teacher"] > 0.9
     lines = goal_lines(results, f"auroc@{CUTS[0]:.0%}")
     assert lines[0].startswith("- auroc@20%: best family on English teacher") and "gap" in lines[0]
+    for line in (line for line in lines if ", en:" in line or ", de:" in line):
+        assert float(line.split("[")[1].split(",")[0]) >= 0  # combined ranks perfectly: never below its member on a draw
+    table = _table()
+    table["combined"] = 1 + table["avg_logprob"] / 10  # combined ranks as avg_logprob does
+    same = goal_lines(languages(table), f"auroc@{CUTS[0]:.0%}")
+    assert all("(difference 0.000 [0.000, 0.000])" in line for line in same[1:])
+
+
+def test_rank_metrics_match_scipy_and_sklearn_with_ties():
+    from scipy.stats import spearmanr
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(4)
+    wer = np.round(rng.uniform(0, 0.8, 60), 1)  # many ties, on both sides of the cut
+    good = np.round(-wer + rng.normal(0, 0.2, 60), 1)
+    every = np.arange(60)[None]
+    assert resampled(wer, good, "spearman", every)[0] == pytest.approx(-spearmanr(good, wer).statistic)
+    assert resampled(wer, good, "auroc@20%", every)[0] == pytest.approx(roc_auc_score(wer > 0.2 + 1e-6, -good))
+    assert np.isnan(resampled(np.zeros(60), good, "auroc@20%", every)[0])  # no bad label: no AUROC
 
 
 def test_a_language_without_both_kinds_of_label_gets_no_auroc():
