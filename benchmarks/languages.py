@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.calibrate import UNREFERENCED_KINDS  # noqa: E402
 from benchmarks.study_stats import BOOTSTRAP, Interval, interval  # noqa: E402
-from benchmarks.language_corpus import DEFAULT_SEED, MANIFEST_PATH, BY_CHARACTERS, VARIANTS, build  # noqa: E402
+from benchmarks.language_corpus import BY_CHARACTERS, TEST, VARIANTS, build  # noqa: E402
 from engine.analysis.validate import MIN_ROWS, kept_wer, markdown_table, oriented, score_columns  # noqa: E402
 from engine.extras import ExtraOptions  # noqa: E402
 from engine.io.workspace import Workspace  # noqa: E402
@@ -58,7 +58,7 @@ class Language:
 def scored_table(out: Path, threads: int) -> pd.DataFrame:
     """The corpus's scores with each clip's kind, scoring (or resuming) first."""
     ws = out / "ws"
-    for line in score_workspace(out / MANIFEST_PATH, ws, TeacherOptions(threads=threads),
+    for line in score_workspace(out / TEST.manifest, ws, TeacherOptions(threads=threads),
                                 ScoreOptions(), GROUPS, ExtraOptions(threads=threads, proxy=PROXIES), make_map=False):
         print(line, flush=True)
     workspace = Workspace(ws)
@@ -287,8 +287,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="CPU threads")
     parser.add_argument("--markdown", type=Path, help="write the report here")
     args = parser.parse_args()
-    if not (args.out / MANIFEST_PATH).is_file():
-        build(args.out, DEFAULT_SEED, VARIANTS)
+    if not (args.out / TEST.manifest).is_file():
+        build(args.out, VARIANTS)
     text = report(f"python benchmarks/languages.py --out OUT --threads {args.threads}", scored_table(args.out, args.threads))
     print(text)
     if args.markdown:

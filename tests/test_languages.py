@@ -27,9 +27,19 @@ def test_every_language_has_its_sentences_and_none_from_the_dev_part():
     assert set(lc.english_sentences(5)) <= set(PARTS["test"].english)
 
 
+def test_the_dev_side_shares_no_sentence_voice_or_english_text_with_the_test_side():
+    test, dev = lc.TEST, lc.DEV
+    assert not set(test.sentences) & set(dev.sentences) and set(dev.sentences) == lc.DEV_SENTENCES
+    assert not set(test.kokoro) & set(dev.kokoro) and not set(test.voices.variants) & set(dev.voices.variants)
+    assert not set(lc.english_sentences(3, dev)) & set(lc.english_sentences(5, test))
+    clean = lc.clean_items("ko", 3, seed=dev.seed, side=dev)  # babble needs six clips of other sentences
+    assert len(clean) == 3 * len(dev.sentences) and all(c.id.startswith("dev-ko-clean-") for c in clean)
+    assert {c.text for c in clean} == {lc.LANGUAGES["ko"][k] for k in dev.sentences}
+    assert lc.corrupted_copies("ko", clean, seed=dev.seed, side=dev)[0].id.startswith("dev-ko-")
+
+
 def test_one_language_clean_and_corrupted(tmp_path):
-    voices = PARTS["test"].test_voices
-    clean = lc.clean_items("ar", voices, 2, seed=1)
+    clean = lc.clean_items("ar", 2, seed=1)
     assert len(clean) == 2 * len(lc.TEST_SENTENCES) and {c.lang for c in clean} == {"ar"}
     assert all(c.voice.startswith("espeak-ng:ar") for c in clean)
     assert len({c.voice for c in clean if c.text_id == clean[0].text_id}) == 2  # two voices per sentence
@@ -104,7 +114,7 @@ def test_a_language_without_both_kinds_of_label_gets_no_auroc():
 
 
 def test_manifest_lines_carry_the_language(tmp_path):
-    lines = lc.written_split(lc.clean_items("ja", PARTS["test"].test_voices, 1, seed=2)[:2], tmp_path / "ja")
+    lines = lc.written_split(lc.clean_items("ja", 1, seed=2)[:2], tmp_path / "ja")
     assert [line["lang"] for line in lines] == ["ja", "ja"]
     written = [json.loads(x) for x in (tmp_path / "ja" / "manifest.jsonl").read_text(encoding="utf-8").splitlines()]
     assert written[0]["text"] in lc.LANGUAGES["ja"]
@@ -112,8 +122,8 @@ def test_manifest_lines_carry_the_language(tmp_path):
 
 @pytest.mark.parametrize("lang", ["en", "ru"])
 def test_clean_clips_are_deterministic(lang):
-    a = lc.clean_items(lang, PARTS["test"].test_voices, 1, seed=3)
-    b = lc.clean_items(lang, PARTS["test"].test_voices, 1, seed=3)
+    a = lc.clean_items(lang, 1, seed=3)
+    b = lc.clean_items(lang, 1, seed=3)
     assert [x.voice for x in a] == [x.voice for x in b] and np.array_equal(a[0].audio, b[0].audio)
 
 
