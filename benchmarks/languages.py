@@ -1,6 +1,6 @@
 """Label-free scores per language: how well each score family spots bad pseudo-labels, English vs the others.
 
-    python benchmarks/languages.py --out /tmp/languages [--threads 2] [--markdown docs/languages.md]
+    python benchmarks/languages.py --out /tmp/languages [--dev /tmp/languages-dev] [--threads 2] [--markdown docs/languages.md]
 
 Builds the per-language corpus (`benchmarks/language_corpus.py`) unless `--out` has it, scores it with the
 teacher and every label-free group (`GROUPS`; resumable: a rerun goes on from finished shards), and reports
@@ -9,8 +9,10 @@ whole sentence, not the words still audible), for each family of `combined` (`en
 best column's Spearman correlation with low WER, AUROC for spotting labels with WER above 20 % and above 50 %
 (CER for Japanese and Korean), and the duration-weighted WER of the 70 % it keeps; `combined` beside them. Japanese references are
 kana (what espeak-ng reads) while the teacher writes kanji and katakana, so Japanese labels are judged by the CER
-of their hiragana reading (pykakasi) against the reference's. Nothing is fitted here:
-`combined` is the shipped calibration (fitted on the study's dev part), the corpus uses none of its sentences.
+of their hiragana reading (pykakasi) against the reference's. Nothing is fitted on the test side:
+`combined` is the shipped calibration (fitted on the study's dev part; the test side uses none of its sentences).
+With `--dev`, the corpus's dev side (other sentences, voices and seed) is built and scored there too, a calibration
+is fitted on it as `benchmarks/calibrate.py` fits the shipped one, and its `combined_dev` is reported beside.
 """
 from __future__ import annotations
 
@@ -27,12 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.calibrate import UNREFERENCED_KINDS  # noqa: E402
 from benchmarks.study_stats import BOOTSTRAP, Interval, interval  # noqa: E402
-from benchmarks.language_corpus import BY_CHARACTERS, TEST, VARIANTS, build  # noqa: E402
+from benchmarks.language_corpus import BY_CHARACTERS, DEV, TEST, VARIANTS, Side, build  # noqa: E402
+from engine.analysis.calibrate import calibrate  # noqa: E402
 from engine.analysis.validate import MIN_ROWS, kept_wer, markdown_table, oriented, score_columns  # noqa: E402
 from engine.extras import ExtraOptions  # noqa: E402
 from engine.io.workspace import Workspace  # noqa: E402
 from engine.scores import FAMILIES  # noqa: E402
-from engine.scores.calibration import shipped  # noqa: E402
+from engine.scores.calibration import Calibration, estimated_wer, shipped  # noqa: E402
 from engine.scores import reference_wer  # noqa: E402
 from engine.scores.reference_wer import FLOAT32_SLACK, GOOD_WER  # noqa: E402
 from engine.scoring.pipeline import ScoreOptions, score_workspace  # noqa: E402
@@ -46,6 +49,8 @@ RANKED = {"spearman": None, **{f"auroc@{cut:.0%}": cut for cut in CUTS}}  # rank
 GOAL_GAP = 0.03  # issue #17: the best family on other languages within this AUROC of English's best
 MIN_CLIPS = 30  # issue #17: combined at least as good as its best member in every language with this many clips
 OTHERS = "other languages"
+DEV_COMBINED = "combined_dev"  # 1 − the estimate of a calibration fitted on the corpus's dev side (--dev)
+COMBINED = ("combined", DEV_COMBINED)
 
 
 @dataclass
@@ -55,10 +60,12 @@ class Language:
     metrics: pd.DataFrame  # one row per label-free column (and combined): spearman, auroc@CUT..., kept_wer@70%
 
 
-def scored_table(out: Path, threads: int) -> pd.DataFrame:
-    """The corpus's scores with each clip's kind, scoring (or resuming) first."""
+def scored_table(out: Path, threads: int, side: Side = TEST) -> pd.DataFrame:
+    """The scores of the corpus side in `out` with each clip's kind, building it and scoring (or resuming) first."""
+    if not (out / side.manifest).is_file():
+        build(out, VARIANTS, side=side)
     ws = out / "ws"
-    for line in score_workspace(out / TEST.manifest, ws, TeacherOptions(threads=threads),
+    for line in score_workspace(out / side.manifest, ws, TeacherOptions(threads=threads),
                                 ScoreOptions(), GROUPS, ExtraOptions(threads=threads, proxy=PROXIES), make_map=False):
         print(line, flush=True)
     workspace = Workspace(ws)
@@ -152,7 +159,7 @@ def difference(ours: np.ndarray, theirs: np.ndarray, value: float) -> Interval:
 
 
 def language(name: str, rows: pd.DataFrame) -> Language:
-    columns = [c for c in score_columns(rows) if c != "combined_tuned"]
+    columns = [c for c in score_columns(rows) if c != "combined_tuned"] + [c for c in [DEV_COMBINED] if c in rows]
     metrics = pd.DataFrame({c: column_metrics(rows, c) for c in columns}).T
     return Language(name, rows, metrics)
 
@@ -180,15 +187,21 @@ def metric_table(results: list[Language], metric: str) -> pd.DataFrame:
         bad = int((lang.rows["wer"] > CUTS[0] + FLOAT32_SLACK).sum())
         row = {"clips": str(len(lang.rows)), f"above {CUTS[0]:.0%}": str(bad)}  # text: the table prints no decimals
         row |= {family: family_best(lang.metrics, family, metric) for family in FAMILIES}
-        row["combined"] = lang.metrics.loc["combined", metric] if "combined" in lang.metrics.index else np.nan
+        row |= {c: lang.metrics.loc[c, metric] if c in lang.metrics.index else np.nan for c in COMBINED
+                if c == "combined" or any(c in other.metrics.index for other in results)}
         table[lang.name] = row
     return pd.DataFrame.from_dict(table, orient="index").rename_axis("language")
 
 
-def combined_members() -> list[str]:
-    """The columns the shipped calibration combines."""
-    calibration = shipped()
+def combined_members(calibration: Calibration | None) -> list[str]:
+    """The columns a calibration combines."""
     return [f.column for f in calibration.features] if calibration else []
+
+
+def dev_calibration(dev: Path, threads: int) -> Calibration:
+    """A calibration fitted (as `benchmarks/calibrate.py` fits the shipped one) on the corpus's dev side in `dev`,
+    its clips judged by this report's error rates (CER for BY_CHARACTERS, Japanese on kana readings)."""
+    return calibrate(referenced(scored_table(dev, threads, DEV)).reset_index(drop=True))
 
 
 def best_column(lang: Language, columns: list[str], metric: str) -> str | None:
@@ -201,9 +214,10 @@ def family_of(column: str) -> str:
     return next(family for family, columns in FAMILIES.items() if column in columns)
 
 
-def goal_lines(results: list[Language], metric: str) -> list[str]:
+def goal_lines(results: list[Language], metric: str, calibrations: dict[str, Calibration | None]) -> list[str]:
     """The issue's two goals on `metric` (one of RANKED), each with a 95 % bootstrap interval over clips: the best
-    family's gap to English, and combined against its best member in every language with MIN_CLIPS clips."""
+    family's gap to English, and each combined column (`calibrations`: column → its calibration) against its best
+    member in every language with MIN_CLIPS clips."""
     by_name = {lang.name: lang for lang in results}
     family_columns = [c for columns in FAMILIES.values() for c in columns]
     lines = []
@@ -216,16 +230,23 @@ def goal_lines(results: list[Language], metric: str) -> list[str]:
                      f"on the other languages pooled {family_of(theirs)} ({theirs} "
                      f"{others.metrics.loc[theirs, metric]:.3f}); gap {gap.text()} (goal ≤ {GOAL_GAP}: "
                      f"{'met' if value <= GOAL_GAP else 'not met'})")
-    for lang in results:
-        member = best_column(lang, combined_members(), metric)
-        if lang.name == OTHERS or len(lang.rows) < MIN_CLIPS or not member or pd.isna(lang.metrics.loc["combined", metric]):
-            continue
-        value = lang.metrics.loc["combined", metric] - lang.metrics.loc[member, metric]
-        margin = difference(bootstrap(lang.rows, "combined", metric, 0), bootstrap(lang.rows, member, metric, 0), value)
-        lines.append(f"- {metric}, {lang.name}: combined {lang.metrics.loc['combined', metric]:.3f} "
-                     f"{'≥' if value >= -1e-9 else '<'} its best member {member} {lang.metrics.loc[member, metric]:.3f} "
-                     f"(difference {margin.text()})")
+    for column, calibration in calibrations.items():
+        lines += [line for lang in results if (line := member_line(lang, metric, column, calibration))]
     return lines
+
+
+def member_line(lang: Language, metric: str, column: str, calibration: Calibration | None) -> str | None:
+    """`column` against the best of its calibration's members in `lang`, with a paired interval; None where the
+    goal does not apply (the pooled languages, fewer than MIN_CLIPS clips, no value)."""
+    member = best_column(lang, combined_members(calibration), metric)
+    if (lang.name == OTHERS or len(lang.rows) < MIN_CLIPS or not member or column not in lang.metrics.index
+            or pd.isna(lang.metrics.loc[column, metric])):
+        return None
+    value = lang.metrics.loc[column, metric] - lang.metrics.loc[member, metric]
+    margin = difference(bootstrap(lang.rows, column, metric, 0), bootstrap(lang.rows, member, metric, 0), value)
+    return (f"- {metric}, {lang.name}: {column} {lang.metrics.loc[column, metric]:.3f} "
+            f"{'≥' if value >= -1e-9 else '<'} its best member {member} {lang.metrics.loc[member, metric]:.3f} "
+            f"(difference {margin.text()})")
 
 
 def readability(results: list[Language]) -> pd.DataFrame:
@@ -254,17 +275,21 @@ def coverage(table: pd.DataFrame) -> pd.DataFrame:
                          if c in rows}).rename_axis("language")
 
 
-def report(command: str, table: pd.DataFrame) -> str:
+def report(command: str, table: pd.DataFrame, dev: Calibration | None = None) -> str:
+    """The report on the test side's scores `table`; with `dev`, a calibration fitted on the dev side, its
+    combined (DEV_COMBINED) beside the shipped one."""
+    calibrations = {"combined": shipped()}
+    if dev is not None:
+        table, calibrations[DEV_COMBINED] = table.assign(**{DEV_COMBINED: 1 - estimated_wer(table, dev)}), dev
     results = languages(table)
     first, second = (f"auroc@{cut:.0%}" for cut in CUTS)
-    counts = metric_table(results, KEPT)
     good = {lang.name: int((lang.rows["wer"] <= CUTS[0] + FLOAT32_SLACK).sum()) for lang in results}
     return "\n".join([
         "# Label-free scores per language", "", f"Generated by `{command}`.", "",
         "Speech in 13 languages from espeak-ng and Kokoro voices, clean and with the study's graded corruptions "
-        "(`benchmarks/language_corpus.py`); truncated clips left out. Each family shows its best column. Error "
-        f"rates are WER, CER for {', '.join(BY_CHARACTERS)} (ja on its kana reading). The proxies are "
-        f"`{PROXIES}`: English and Korean.", "",
+        "(`benchmarks/language_corpus.py`, its test side); truncated clips left out. Each family shows its best "
+        f"column. Error rates are WER, CER for {', '.join(BY_CHARACTERS)} (ja on its kana reading). The proxies are "
+        f"`{PROXIES}`: English and Korean. " + calibration_text(calibrations), "",
         "Labels with an error rate of at most 20 % per language: " + ", ".join(f"{k} {v}" for k, v in good.items())
         + ".", "",
         f"## How well the teacher reads each source (clean clips: labels at most {CUTS[0]:.0%}, median error rate)",
@@ -272,24 +297,39 @@ def report(command: str, table: pd.DataFrame) -> str:
         "## Spearman: goodness vs low error rate", "", markdown_table(metric_table(results, "spearman")), "",
         f"## AUROC for an error rate above {CUTS[0]:.0%}", "", markdown_table(metric_table(results, first)), "",
         f"## AUROC for an error rate above {CUTS[1]:.0%}", "", markdown_table(metric_table(results, second)), "",
-        "## Kept-set error rate at 70 % (duration-weighted)", "", markdown_table(counts), "",
+        "## Kept-set error rate at 70 % (duration-weighted)", "", markdown_table(metric_table(results, KEPT)), "",
         "## Goals (issue #17)", "", f"Intervals: 95 % bootstrap over clips ({BOOTSTRAP} draws; combined and its member on "
-        "the same draws).", "", *goal_lines(results, first), *goal_lines(results, second),
-        *goal_lines(results, "spearman"), "",
+        "the same draws).", "", *(line for metric in (first, second, "spearman")
+                                  for line in goal_lines(results, metric, calibrations)), "",
         "## Which groups score which language (share of labelled clips)", "", markdown_table(coverage(table), 2), "",
     ])
+
+
+def calibration_text(calibrations: dict[str, Calibration | None]) -> str:
+    """What each combined column combines."""
+    def members(calibration: Calibration | None) -> str:
+        return ", ".join(f"`{f.column}` ({f.weight:.2f})" for f in calibration.features) if calibration else "nothing"
+
+    text = f"`combined` is the shipped calibration ({members(calibrations['combined'])})"
+    if DEV_COMBINED in calibrations:
+        dev = calibrations[DEV_COMBINED]
+        text += (f"; `{DEV_COMBINED}` one fitted the same way on the corpus's dev side ({dev.source.get('clips')} clips "
+                 f"of other sentences, voices and seed: {members(dev)})")
+    return text + "."
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--out", type=Path, required=True, help="corpus and workspace folder (reused)")
+    parser.add_argument("--out", type=Path, required=True, help="test side's corpus and workspace folder (reused)")
+    parser.add_argument("--dev", type=Path, help="dev side's corpus and workspace folder (reused): fit a calibration "
+                                                 "there and report its combined beside the shipped one")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads")
     parser.add_argument("--markdown", type=Path, help="write the report here")
     args = parser.parse_args()
-    if not (args.out / TEST.manifest).is_file():
-        build(args.out, VARIANTS)
-    text = report(f"python benchmarks/languages.py --out OUT --threads {args.threads}", scored_table(args.out, args.threads))
+    dev = dev_calibration(args.dev, args.threads) if args.dev else None
+    command = f"python benchmarks/languages.py --out OUT{' --dev DEV' if args.dev else ''} --threads {args.threads}"
+    text = report(command, scored_table(args.out, args.threads), dev)
     print(text)
     if args.markdown:
         args.markdown.write_text(text, encoding="utf-8")

@@ -15,8 +15,10 @@ sys.path.insert(0, str(ROOT))  # benchmarks/ is a folder of scripts, not an inst
 
 from benchmarks import language_corpus as lc  # noqa: E402
 from benchmarks.languages import (  # noqa: E402
-    CUTS, KEPT, OTHERS, goal_lines, languages, metric_table, readability, referenced, resampled,
+    CUTS, DEV_COMBINED, KEPT, OTHERS, goal_lines, languages, metric_table, readability, referenced, report, resampled,
 )
+from engine.analysis.calibrate import calibrate  # noqa: E402
+from engine.scores.calibration import Calibration, Curve, Feature  # noqa: E402
 from benchmarks.study_corpus import CORRUPTIONS, PARTS  # noqa: E402
 
 
@@ -46,6 +48,9 @@ def test_one_language_clean_and_corrupted(tmp_path):
     corrupted = lc.corrupted_copies("ar", clean, seed=1)
     assert len(corrupted) == sum(len(s) for _, s in CORRUPTIONS)
     assert {c.base_id for c in corrupted} <= {c.id for c in clean} and all(len(c.audio) for c in corrupted)
+
+
+CALIBRATION = Calibration((Feature("avg_logprob", 1.0, Curve((0.0,), (0.0,))),), Curve((0.0,), (0.0,)))
 
 
 def _table(n: int = 40) -> pd.DataFrame:
@@ -82,14 +87,25 @@ def test_report_tables_and_goals():
     kept = metric_table(results, KEPT)
     assert kept.loc["en", "teacher"] < kept.loc["en", "proxy"]  # lower kept WER is better: the family's minimum
     assert metric_table(results, "spearman").loc["en", "teacher"] > 0.9
-    lines = goal_lines(results, f"auroc@{CUTS[0]:.0%}")
+    lines = goal_lines(results, f"auroc@{CUTS[0]:.0%}", {"combined": CALIBRATION})
     assert lines[0].startswith("- auroc@20%: best family on English teacher") and "gap" in lines[0]
     for line in (line for line in lines if ", en:" in line or ", de:" in line):
         assert float(line.split("[")[1].split(",")[0]) >= 0  # combined ranks perfectly: never below its member on a draw
     table = _table()
     table["combined"] = 1 + table["avg_logprob"] / 10  # combined ranks as avg_logprob does
-    same = goal_lines(languages(table), f"auroc@{CUTS[0]:.0%}")
+    same = goal_lines(languages(table), f"auroc@{CUTS[0]:.0%}", {"combined": CALIBRATION})
     assert all("(difference 0.000 [0.000, 0.000])" in line for line in same[1:])
+
+
+def test_a_calibration_fitted_on_a_dev_side_is_reported_beside_the_shipped_one():
+    dev = calibrate(_table().assign(status="ok"), log=lambda line: None)
+    test = _table().assign(source="espeak-ng", avg_logprob=lambda t: t["avg_logprob"] + 0.01)
+    text = report("cmd", test, dev)
+    assert f"`{DEV_COMBINED}` one fitted the same way on the corpus's dev side (80 clips" in text
+    assert f"- auroc@20%, de: {DEV_COMBINED} " in text and "its best member avg_logprob" in text
+    header = next(line for line in text.splitlines() if line.startswith("| language | clips"))
+    assert header.endswith(f"| combined | {DEV_COMBINED} |")
+    assert DEV_COMBINED not in report("cmd", test)
 
 
 def test_rank_metrics_match_scipy_and_sklearn_with_ties():
