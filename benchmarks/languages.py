@@ -171,13 +171,20 @@ def languages(table: pd.DataFrame) -> list[Language]:
     return [*(language(n, rows[rows["lang"] == n]) for n in names), language(OTHERS, rows[rows["lang"] != "en"])]
 
 
-def family_best(metrics: pd.DataFrame, family: str, metric: str) -> float:
-    """The family's best value of `metric` here (lowest kept WER, else highest); NaN without a column."""
-    present = [c for c in FAMILIES[family] if c in metrics.index and pd.notna(metrics.loc[c, metric])]
+def best_column(metrics: pd.DataFrame, columns: list[str], metric: str) -> str | None:
+    """The column among `columns` with the best `metric` in `metrics` (lowest kept WER, else highest); None
+    without one."""
+    present = [c for c in columns if c in metrics.index and pd.notna(metrics.loc[c, metric])]
     if not present:
-        return np.nan
-    values = metrics.loc[present, metric]
-    return float(values.min() if metric == KEPT else values.max())
+        return None
+    values = metrics.loc[present, metric].astype(float)
+    return values.idxmin() if metric == KEPT else values.idxmax()
+
+
+def family_best(metrics: pd.DataFrame, family: str, metric: str) -> float:
+    """The family's best value of `metric` here; NaN without a column."""
+    column = best_column(metrics, FAMILIES[family], metric)
+    return float(metrics.loc[column, metric]) if column else np.nan
 
 
 def metric_table(results: list[Language], metric: str) -> pd.DataFrame:
@@ -204,12 +211,6 @@ def dev_calibration(dev: Path, threads: int) -> Calibration:
     return calibrate(referenced(scored_table(dev, threads, DEV)).reset_index(drop=True))
 
 
-def best_column(lang: Language, columns: list[str], metric: str) -> str | None:
-    """The column among `columns` with the highest `metric` in `lang`; None without one."""
-    present = [c for c in columns if c in lang.metrics.index and pd.notna(lang.metrics.loc[c, metric])]
-    return lang.metrics.loc[present, metric].astype(float).idxmax() if present else None
-
-
 def family_of(column: str) -> str:
     return next(family for family, columns in FAMILIES.items() if column in columns)
 
@@ -222,7 +223,7 @@ def goal_lines(results: list[Language], metric: str, calibrations: dict[str, Cal
     family_columns = [c for columns in FAMILIES.values() for c in columns]
     lines = []
     en, others = by_name.get("en"), by_name.get(OTHERS)
-    ours, theirs = (best_column(lang, family_columns, metric) if lang else None for lang in (en, others))
+    ours, theirs = (best_column(lang.metrics, family_columns, metric) if lang else None for lang in (en, others))
     if ours and theirs:
         value = en.metrics.loc[ours, metric] - others.metrics.loc[theirs, metric]
         gap = difference(bootstrap(en.rows, ours, metric, 0), bootstrap(others.rows, theirs, metric, 1), value)
@@ -238,7 +239,7 @@ def goal_lines(results: list[Language], metric: str, calibrations: dict[str, Cal
 def member_line(lang: Language, metric: str, column: str, calibration: Calibration | None) -> str | None:
     """`column` against the best of its calibration's members in `lang`, with a paired interval; None where the
     goal does not apply (the pooled languages, fewer than MIN_CLIPS clips, no value)."""
-    member = best_column(lang, combined_members(calibration), metric)
+    member = best_column(lang.metrics, combined_members(calibration), metric)
     if (lang.name == OTHERS or len(lang.rows) < MIN_CLIPS or not member or column not in lang.metrics.index
             or pd.isna(lang.metrics.loc[column, metric])):
         return None
