@@ -15,7 +15,8 @@ sys.path.insert(0, str(ROOT))  # benchmarks/ is a folder of scripts, not an inst
 
 from benchmarks import language_corpus as lc  # noqa: E402
 from benchmarks.languages import (  # noqa: E402
-    CUTS, DEV_COMBINED, KEPT, OTHERS, goal_lines, languages, metric_table, readability, referenced, report, resampled,
+    CUTS, DEV_COMBINED, KEPT, OTHERS, flagged_counts, goal_lines, languages, metric_table, readability, referenced,
+    report, resampled,
 )
 from engine.analysis.calibrate import calibrate  # noqa: E402
 from engine.scores.calibration import Calibration, Curve, Feature  # noqa: E402
@@ -58,7 +59,7 @@ def _table(n: int = 40) -> pd.DataFrame:
     rng = np.random.default_rng(0)
     wer = rng.uniform(0, 0.6, 2 * n)
     table = pd.DataFrame({
-        "id": [f"c{i}" for i in range(2 * n)], "pseudo_label": "words", "lang": ["en"] * n + ["de"] * n,
+        "id": [f"c{i}" for i in range(2 * n)], "pseudo_label": "words", "lang": ["en"] * n + ["de"] * n, "status": "ok",
         "kind": "clean", "duration": 2.0, "wer": wer, "cer": wer / 2, "text": "words",
         "avg_logprob": -wer + rng.normal(0, 0.05, 2 * n), "proxy_wer": wer + rng.normal(0, 0.3, 2 * n),
     })
@@ -98,7 +99,7 @@ def test_report_tables_and_goals():
 
 
 def test_a_calibration_fitted_on_a_dev_side_is_reported_beside_the_shipped_one():
-    dev = calibrate(_table().assign(status="ok"), log=lambda line: None)
+    dev = calibrate(_table(), log=lambda line: None)
     test = _table().assign(source="espeak-ng", avg_logprob=lambda t: t["avg_logprob"] + 0.01)
     text = report("cmd", test, dev)
     assert f"`{DEV_COMBINED}` one fitted the same way on the corpus's dev side (80 clips" in text
@@ -149,7 +150,7 @@ def test_readability_counts_good_clean_labels_and_proxy_transcripts_per_source()
     table.loc[10:14, "wer"] = [0.0, 0.1, 0.2, 0.5, 0.9]  # German Kokoro clips: three good labels
     table.loc[15, "kind"] = "noise"  # a corrupted clip is not counted
     table.loc[[10, 11], "proxy_text"] = ["words", "other things"]  # a proxy read two of them: one right
-    frame = readability(languages(table))
+    frame = readability(table)
     assert frame.loc["de", "kokoro teacher good"] == "3/5" and frame.loc["de", "kokoro teacher median"] == pytest.approx(0.2)
     assert frame.loc["de", "espeak-ng teacher good"].endswith("/4")
     assert frame.loc["de", "kokoro proxy good"] == "1/2" and "espeak-ng proxy good" not in frame
@@ -165,3 +166,15 @@ def test_proxy_error_is_cer_for_korean_and_kana_for_japanese():
     assert out.loc["k", "proxy_error"] == pytest.approx(2 / 10)  # two syllables of ten characters (spaces count)
     assert out.loc["j", "proxy_error"] == 0.0 and out.loc["e", "proxy_error"] == pytest.approx(0.25)
     assert out.loc["k", "wer"] == 0.5  # a Korean label: its CER
+
+
+def test_flagged_clips_are_out_of_the_score_tables_but_in_readability():
+    table = _table(n=10).assign(source="espeak-ng")
+    table.loc[10, ["status", "wer", "avg_logprob"]] = ["flagged", 12.0, 0.0]  # a confident loop at the token limit
+    results = {r.name: r for r in languages(table)}
+    assert "c10" not in set(results["de"].rows["id"]) and len(results["de"].rows) == 9
+    assert results[OTHERS].metrics.loc["avg_logprob", KEPT] < 1  # the loop cannot sit in the kept set
+    assert readability(table).loc["de", "espeak-ng teacher good"].endswith("/10")
+    assert flagged_counts(table) == {"en": 0, "de": 1, OTHERS: 1}
+    assert len(languages(table, flagged=True)[1].rows) == 10
+    assert "- with flagged clips in (no default recipe keeps them), auroc@20%: best family" in report("cmd", table)
