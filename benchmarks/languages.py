@@ -172,8 +172,8 @@ def by_language(rows: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
 
 def languages(table: pd.DataFrame, flagged: bool = False) -> list[Language]:
     """Each of `by_language` on the referenced clips a recipe may keep: status ok, as the study and the calibration
-    judge scores (flagged clips, mostly labels looping to the token limit, are out unless a user lets them in,
-    or `flagged`)."""
+    judge scores (flagged clips, such as labels looping to the token limit or heavily clipped audio, are out
+    unless a user lets them in, or `flagged`)."""
     rows = referenced(table)
     return [language(name, part) for name, part in by_language(rows if flagged else rows[rows["status"] == "ok"])]
 
@@ -181,6 +181,14 @@ def languages(table: pd.DataFrame, flagged: bool = False) -> list[Language]:
 def flagged_counts(table: pd.DataFrame) -> dict[str, int]:
     """Per language (and pooled), the referenced clips that `languages` leaves out as flagged."""
     return {name: int((part["status"] != "ok").sum()) for name, part in by_language(referenced(table))}
+
+
+def flag_reasons(table: pd.DataFrame) -> dict[str, int]:
+    """How many referenced flagged clips carry each kind of reason (its words before any ':' or '('), most first."""
+    rows = referenced(table)
+    reasons = rows.loc[rows["status"] != "ok", "reason"].fillna("").str.split("; ").explode()
+    kinds = reasons[reasons != ""].str.split(r"[:(]", regex=True).str[0].str.strip()
+    return {str(k): int(v) for k, v in kinds.value_counts().items()}
 
 
 def best_column(metrics: pd.DataFrame, columns: list[str], metric: str) -> str | None:
@@ -306,8 +314,9 @@ def report(command: str, table: pd.DataFrame, dev: Calibration | None = None) ->
         f"`{PROXIES}`: English and Korean. " + calibration_text(calibrations), "",
         "Labels with an error rate of at most 20 % per language: " + ", ".join(f"{k} {v}" for k, v in good.items())
         + ".", "",
-        "Score tables are on the clips a recipe may keep (status ok, as in the study); flagged clips left out, mostly "
-        "labels looping to the token limit: " + ", ".join(f"{k} {v}" for k, v in flagged_counts(table).items()) + ".",
+        "Score tables are on the clips a recipe may keep (status ok, as in the study); flagged clips left out: "
+        + ", ".join(f"{k} {v}" for k, v in flagged_counts(table).items()) + " (by reason: "
+        + ", ".join(f"{k} {v}" for k, v in flag_reasons(table).items()) + ").",
         "",
         f"## How well the teacher reads each source (clean clips: labels at most {CUTS[0]:.0%}, median error rate)",
         "", markdown_table(readability(table)), "",

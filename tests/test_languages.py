@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT))  # benchmarks/ is a folder of scripts, not an inst
 
 from benchmarks import language_corpus as lc  # noqa: E402
 from benchmarks.languages import (  # noqa: E402
-    CUTS, DEV_COMBINED, KEPT, OTHERS, flagged_counts, goal_lines, languages, metric_table, readability, referenced,
+    CUTS, DEV_COMBINED, KEPT, OTHERS, flag_reasons, flagged_counts, goal_lines, languages, metric_table, readability, referenced,
     report, resampled,
 )
 from engine.analysis.calibrate import calibrate  # noqa: E402
@@ -59,8 +59,8 @@ def _table(n: int = 40) -> pd.DataFrame:
     rng = np.random.default_rng(0)
     wer = rng.uniform(0, 0.6, 2 * n)
     table = pd.DataFrame({
-        "id": [f"c{i}" for i in range(2 * n)], "pseudo_label": "words", "lang": ["en"] * n + ["de"] * n, "status": "ok",
-        "kind": "clean", "duration": 2.0, "wer": wer, "cer": wer / 2, "text": "words",
+        "id": [f"c{i}" for i in range(2 * n)], "pseudo_label": "words", "lang": ["en"] * n + ["de"] * n,
+        "status": "ok", "reason": "", "kind": "clean", "duration": 2.0, "wer": wer, "cer": wer / 2, "text": "words",
         "avg_logprob": -wer + rng.normal(0, 0.05, 2 * n), "proxy_wer": wer + rng.normal(0, 0.3, 2 * n),
     })
     table.loc[n:, "proxy_wer"] = np.nan  # no proxy reads German
@@ -171,10 +171,12 @@ def test_proxy_error_is_cer_for_korean_and_kana_for_japanese():
 def test_flagged_clips_are_out_of_the_score_tables_but_in_readability():
     table = _table(n=10).assign(source="espeak-ng")
     table.loc[10, ["status", "wer", "avg_logprob"]] = ["flagged", 12.0, 0.0]  # a confident loop at the token limit
+    table.loc[10, "reason"] = "clipped: 40% of samples; label hit the 225-token limit (usually a repetition loop)"
     results = {r.name: r for r in languages(table)}
     assert "c10" not in set(results["de"].rows["id"]) and len(results["de"].rows) == 9
     assert results[OTHERS].metrics.loc["avg_logprob", KEPT] < 1  # the loop cannot sit in the kept set
     assert readability(table).loc["de", "espeak-ng teacher good"].endswith("/10")
     assert flagged_counts(table) == {"en": 0, "de": 1, OTHERS: 1}
+    assert flag_reasons(table) == {"clipped": 1, "label hit the 225-token limit": 1}
     assert len(languages(table, flagged=True)[1].rows) == 10
     assert "- with flagged clips in (no default recipe keeps them), auroc@20%: best family" in report("cmd", table)
