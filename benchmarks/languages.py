@@ -275,8 +275,8 @@ def readability(table: pd.DataFrame) -> pd.DataFrame:
     have an error rate of at most the first cut, and their median error rate: which voices each model can read
     (flagged clips in: a loop is a label the teacher wrote)."""
     out = {}
-    for name, rows in by_language(referenced(table)):
-        clean = rows[rows["kind"] == "clean"]
+    for name, part in by_language(referenced(table)):
+        clean = part[part["kind"] == "clean"]
         row = {}
         for source, rows in clean.groupby("source"):
             for model, column in (("teacher", "wer"), ("proxy", "proxy_error")):

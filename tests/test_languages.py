@@ -15,8 +15,8 @@ sys.path.insert(0, str(ROOT))  # benchmarks/ is a folder of scripts, not an inst
 
 from benchmarks import language_corpus as lc  # noqa: E402
 from benchmarks.languages import (  # noqa: E402
-    CUTS, DEV_COMBINED, KEPT, OTHERS, flag_reasons, flagged_counts, goal_lines, languages, metric_table, readability, referenced,
-    report, resampled,
+    CUTS, DEV_COMBINED, KEPT, OTHERS, flag_reasons, flagged_counts, goal_lines, languages, metric_table, readability,
+    referenced, report, resampled,
 )
 from engine.analysis.calibrate import calibrate  # noqa: E402
 from engine.scores.calibration import Calibration, Curve, Feature  # noqa: E402
