@@ -82,10 +82,10 @@ def _duration(seconds: float | None) -> str:
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
-def status_markdown(ws: Workspace, run: Path | None) -> str:
+def status_markdown(run: Path | None, status: dict | None) -> str:
+    """The status line for `run`'s last status (`read_status`)."""
     if run is None:
         return "No distillation run yet."
-    status = read_status(ws, run)
     if status is None:
         return f"Run `{run.name}`: no status yet."
     stage, step, total = status["stage"], status.get("step", 0), status.get("max_steps", 0)
@@ -114,15 +114,17 @@ def result_markdown(run: Path | None) -> str:
             f"{per_language}.")
 
 
-def active(ws: Workspace, run: Path | None) -> bool:
-    status = read_status(ws, run) if run else None
+def is_active(status: dict | None) -> bool:
     return bool(status and status["stage"] in ACTIVE_STATES)
 
 
 def views(ws: Workspace, run: Path | None) -> tuple:
-    """(status, plot, log, result, timer) for `run`; the timer keeps ticking while the job is active."""
-    return (status_markdown(ws, run), loss_figure(run), log_tail(run) if run else "", result_markdown(run),
-            gr.Timer(active=active(ws, run)))
+    """(status, plot, log, result, timer) for `run`; the timer keeps ticking while the job is active. The status
+    line and the timer come from one read of the status: read twice, a job finishing in between would leave the
+    line on `training` with the timer stopped."""
+    status = read_status(ws, run) if run else None
+    return (status_markdown(run, status), loss_figure(run), log_tail(run) if run else "", result_markdown(run),
+            gr.Timer(active=is_active(status)))
 
 
 def current_run(ws: Workspace) -> Path | None:
@@ -154,7 +156,7 @@ def start(ws: Workspace, name: str, config: DistillConfig) -> Path:
 
 
 def cancel(ws: Workspace, run: Path | None) -> None:
-    if run is None or not active(ws, run):
+    if run is None or not is_active(read_status(ws, run)):
         gr.Info("No job is running.")
         return
     cancel_job(run)

@@ -517,3 +517,11 @@ def test_the_distill_form_makes_an_experts_config_and_refuses_languages_for_othe
     for student, languages in (("window", "de"), ("experts", "")):
         with pytest.raises(gr.Error, match="Check the form"):
             distill_tab.config_from_form(student, languages, *form)
+
+
+def test_the_distill_status_line_and_its_timer_agree_when_a_job_ends_between_reads(tmp_workspace, monkeypatch):
+    """A job that ends while the tab refreshes must not leave the line on `training` with the timer stopped."""
+    statuses = iter([{"stage": "training", "step": 2, "max_steps": 500}, {"stage": "cancelled", "step": 2}])
+    monkeypatch.setattr(distill_tab, "read_status", lambda ws, run: next(statuses, {"stage": "cancelled"}))
+    status, *_, timer = distill_tab.views(tmp_workspace, tmp_workspace.path("runs") / "r")
+    assert "training" in status and timer.active
